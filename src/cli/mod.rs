@@ -1,0 +1,93 @@
+//! Command-line interface: one file per verb. Each verb parses its arguments, calls the
+//! library and prints; errors become one line on stderr and a non-zero exit.
+
+mod init;
+pub mod sandbox;
+mod sql;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// lockstep keeps your store and your CRMs in lockstep through a warehouse.
+#[derive(Debug, Parser)]
+#[command(name = "lockstep", version, about)]
+pub struct Cli {
+    /// Project directory holding lockstep.toml.
+    #[arg(long, global = true, env = "LOCKSTEP_PROJECT", default_value = ".")]
+    pub project: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scaffold a new project (lockstep.toml, models/, warehouse/) that works at once.
+    Init(init::InitArgs),
+    /// Run SQL against the warehouse (query from the argument, or stdin when absent).
+    Sql(sql::SqlArgs),
+    /// Show warehouse tables: versions, row counts, last commit times.
+    Status(status::StatusArgs),
+    /// Run local emulators of Shopify, HubSpot and Klaviyo on 127.0.0.1.
+    Sandbox(sandbox::SandboxArgs),
+}
+
+/// Entry point used by `main.rs`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of causes joined, so the user sees what and where.
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init(args) => init::run(&cli.project, args).await,
+        Command::Sql(args) => sql::run(&cli.project, args).await,
+        Command::Status(args) => status::run(&cli.project, args).await,
+        Command::Sandbox(args) => sandbox::run(args).await,
+    }
+}
+
+/// Render an error and its causes as one line, skipping causes already contained in
+/// the message above them.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LOCKSTEP_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

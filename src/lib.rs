@@ -1,0 +1,12 @@
+//! lockstep: a warehouse-first reverse-ETL engine.
+//!
+//! Data flows extract → warehouse → model → diff → sink. The warehouse (Delta Lake
+//! tables on object_store) is the one place truth is computed; everything else reads
+//! from it or writes to it. `sandbox` holds local emulators of the platforms, written
+//! independently of `connectors` so that each checks the other.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod sandbox;
+pub mod warehouse;

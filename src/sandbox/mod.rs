@@ -1,0 +1,3 @@
+//! Local emulators of Shopify, HubSpot and Klaviyo (see issue 3).
+
+pub mod seed;

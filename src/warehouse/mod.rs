@@ -1,0 +1,1 @@
+//! The warehouse: Delta Lake tables on object_store.

@@ -1,0 +1,1 @@
+//! Tests of the sandbox emulator (filled in by its owner).
