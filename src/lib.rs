@@ -8,5 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod query;
 pub mod sandbox;
+pub mod schedule;
 pub mod warehouse;

@@ -2,6 +2,7 @@
 //! library and prints; errors become one line on stderr and a non-zero exit.
 
 mod init;
+mod output;
 pub mod sandbox;
 mod sql;
 mod status;
@@ -36,11 +37,19 @@ pub enum Command {
     Sandbox(sandbox::SandboxArgs),
 }
 
+/// The lockstep.toml that `lockstep init` writes.
+pub fn init_template() -> &'static str {
+    init::TEMPLATE
+}
+
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

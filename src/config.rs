@@ -1,1 +1,0 @@
-//! Project configuration (lockstep.toml).

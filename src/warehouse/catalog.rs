@@ -1,0 +1,53 @@
+//! Registering warehouse tables in DataFusion: one SQL schema per area, so
+//! `SELECT * FROM raw_shopify.orders` and `models.golden_customers` resolve. Each table
+//! is pinned to the version that was latest when the session was built, so one query
+//! reads one consistent snapshot per table.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use super::error::delta;
+use super::{Result, TableName, Warehouse};
+
+/// The catalog name lockstep uses in DataFusion.
+pub const CATALOG: &str = "lockstep";
+
+impl Warehouse {
+    /// A new DataFusion session with every warehouse table registered.
+    pub async fn session(&self) -> Result<SessionContext> {
+        let config = crate::query::configure(SessionConfig::new())
+            .with_default_catalog_and_schema(CATALOG, "models")
+            .with_information_schema(true)
+            .with_create_default_catalog_and_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        for name in self.list_tables().await? {
+            self.register(&ctx, &name).await?;
+        }
+        Ok(ctx)
+    }
+
+    /// Register (or re-register at its latest version) one table in `ctx`.
+    pub async fn register(&self, ctx: &SessionContext, name: &TableName) -> Result<()> {
+        let table = self.require(name).await?;
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(delta(name))?;
+        let provider = table.table_provider().await?;
+        let catalog = ctx.catalog(CATALOG).ok_or_else(|| {
+            datafusion::error::DataFusionError::Plan(format!("catalog {CATALOG} missing"))
+        })?;
+        let schema: Arc<dyn SchemaProvider> = match catalog.schema(name.area()) {
+            Some(schema) => schema,
+            None => {
+                let schema: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+                catalog.register_schema(name.area(), schema.clone())?;
+                schema
+            }
+        };
+        schema.deregister_table(name.name())?;
+        schema.register_table(name.name().to_string(), provider)?;
+        Ok(())
+    }
+}
