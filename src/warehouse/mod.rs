@@ -85,12 +85,35 @@ impl Warehouse {
 
     /// The latest version of `name`, or `None` if it has never been written.
     pub async fn load(&self, name: &TableName) -> Result<Option<DeltaTable>> {
+        if !self.exists(name).await? {
+            return Ok(None);
+        }
         let mut table = self.handle(name)?;
         match table.load().await {
             Ok(()) => Ok(Some(table)),
             Err(DeltaTableError::NotATable(_)) => Ok(None),
             Err(e) => Err(error::delta(name)(e)),
         }
+    }
+
+    /// Whether `name` has a Delta log (a folder without one is not a table yet).
+    pub async fn exists(&self, name: &TableName) -> Result<bool> {
+        let log = self.table_path(name)?.join("_delta_log");
+        Ok(!self
+            .store
+            .list_with_delimiter(Some(&log))
+            .await?
+            .objects
+            .is_empty())
+    }
+
+    fn root_path(&self) -> Result<object_store::path::Path> {
+        object_store::path::Path::from_url_path(self.location.root_url().path())
+            .map_err(|e| WarehouseError::Store(e.into()))
+    }
+
+    fn table_path(&self, name: &TableName) -> Result<object_store::path::Path> {
+        Ok(self.root_path()?.join(name.area()).join(name.name()))
     }
 
     /// The latest version of `name`; an error naming it if it does not exist.
@@ -102,8 +125,7 @@ impl Warehouse {
 
     /// Every table in the warehouse, sorted.
     pub async fn list_tables(&self) -> Result<Vec<TableName>> {
-        let root = object_store::path::Path::from_url_path(self.location.root_url().path())
-            .map_err(|e| WarehouseError::Store(e.into()))?;
+        let root = self.root_path()?;
         let mut names = Vec::new();
         for area in self
             .store

@@ -131,12 +131,16 @@ impl StateStore {
     }
 }
 
-fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| WarehouseError::SchemaMismatch {
-            table: "meta.state".into(),
-            detail: format!("column {name} is missing or not text"),
-        })
+/// A text column as `StringArray`, whichever string encoding the scan produced.
+fn string_column(batch: &RecordBatch, name: &str) -> Result<StringArray> {
+    let missing = || WarehouseError::SchemaMismatch {
+        table: "meta.state".into(),
+        detail: format!("column {name} is missing or not text"),
+    };
+    let column = batch.column_by_name(name).ok_or_else(missing)?;
+    let utf8 = arrow::compute::cast(column, &DataType::Utf8)?;
+    utf8.as_any()
+        .downcast_ref::<StringArray>()
+        .cloned()
+        .ok_or_else(missing)
 }

@@ -1,6 +1,12 @@
 //! The one integration-test binary (each extra binary re-links DataFusion): one module
 //! per area, talking real HTTP to the sandbox and writing real Delta/Parquet.
 
+mod support;
+
+mod cli_core;
+mod crash;
+mod delta_protocol;
 mod sandbox_hubspot;
 mod sandbox_klaviyo;
 mod sandbox_shopify;
+mod warehouse;
