@@ -1,0 +1,258 @@
+//! Word lists the generator draws from: names, email domains, places, products.
+//! Small and static so that generation allocates only the records themselves.
+
+pub const FIRST_NAMES: &[&str] = &[
+    "Alice",
+    "Bob",
+    "Carla",
+    "David",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jamal",
+    "Keiko",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Pedro",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Uma",
+    "Victor",
+    "Wendy",
+    "Xavier",
+    "Yara",
+    "Zoe",
+    "Amara",
+    "Bruno",
+    "Chloe",
+    "Dmitri",
+    "Emma",
+    "Felix",
+    "Gina",
+    "Hugo",
+    "Isla",
+    "Jonas",
+    "Kira",
+    "Lucas",
+    "Mila",
+    "Nina",
+    "Oscar",
+    "Priya",
+    "Rafael",
+    "Sofia",
+    "Theo",
+    "Valentina",
+    "William",
+    "Yusuf",
+    "Zara",
+    "Ana",
+    "Ben",
+    "Clara",
+    "Diego",
+    "Eva",
+    "Finn",
+    "Hana",
+    "Ivan",
+    "José",
+    "Léa",
+    "Mateo",
+    "Nora",
+    "Björn",
+    "Zoë",
+    "O'Brien",
+];
+
+pub const LAST_NAMES: &[&str] = &[
+    "Smith",
+    "Johnson",
+    "Garcia",
+    "Müller",
+    "Rossi",
+    "Dubois",
+    "Kowalski",
+    "Nguyen",
+    "Kim",
+    "Patel",
+    "Silva",
+    "Tanaka",
+    "Ivanova",
+    "Jensen",
+    "Novak",
+    "Haddad",
+    "Okafor",
+    "Brown",
+    "Wilson",
+    "Martin",
+    "Lopez",
+    "Schmidt",
+    "Moreau",
+    "Costa",
+    "Sato",
+    "Singh",
+    "Khan",
+    "Larsen",
+    "Horvat",
+    "Mendes",
+    "Walker",
+    "Young",
+    "King",
+    "Wright",
+    "Hill",
+    "Green",
+    "Adams",
+    "Baker",
+    "Nelson",
+    "Carter",
+    "Mitchell",
+    "Roberts",
+    "Turner",
+    "Phillips",
+    "Campbell",
+    "Parker",
+    "Evans",
+    "Edwards",
+    "Collins",
+    "O'Neil",
+    "van der Berg",
+    "de la Cruz",
+    "Lefèvre",
+    "Ødegaard",
+];
+
+pub const DOMAINS: &[&str] = &[
+    "gmail.com",
+    "gmail.com",
+    "gmail.com",
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.com",
+    "icloud.com",
+    "proton.me",
+    "example.com",
+    "example.org",
+    "googlemail.com",
+    "fastmail.com",
+];
+
+/// (city, province code, country code, zip prefix)
+pub const PLACES: &[(&str, &str, &str, &str)] = &[
+    ("New York", "NY", "US", "100"),
+    ("Austin", "TX", "US", "787"),
+    ("Portland", "OR", "US", "972"),
+    ("Chicago", "IL", "US", "606"),
+    ("Denver", "CO", "US", "802"),
+    ("Miami", "FL", "US", "331"),
+    ("Toronto", "ON", "CA", "M5V"),
+    ("Vancouver", "BC", "CA", "V6B"),
+    ("London", "ENG", "GB", "SW1"),
+    ("Manchester", "ENG", "GB", "M1 "),
+    ("Berlin", "BE", "DE", "101"),
+    ("Paris", "IDF", "FR", "750"),
+    ("Madrid", "MD", "ES", "280"),
+    ("Sydney", "NSW", "AU", "200"),
+    ("Melbourne", "VIC", "AU", "300"),
+];
+
+pub const STREETS: &[&str] = &[
+    "Main St",
+    "Oak Ave",
+    "High Street",
+    "Rue de Rivoli",
+    "Hauptstraße",
+    "Elm Road",
+    "King St W",
+    "George St",
+    "Calle Mayor",
+    "Maple Drive",
+];
+
+pub const PRODUCT_NOUNS: &[&str] = &[
+    "T-Shirt",
+    "Hoodie",
+    "Sneakers",
+    "Backpack",
+    "Water Bottle",
+    "Coffee Beans",
+    "Mug",
+    "Notebook",
+    "Candle",
+    "Socks",
+    "Cap",
+    "Tote Bag",
+    "Sunglasses",
+    "Scarf",
+    "Phone Case",
+    "Tea Sampler",
+];
+
+pub const PRODUCT_ADJECTIVES: &[&str] = &[
+    "Classic", "Organic", "Everyday", "Limited", "Vintage", "Eco", "Premium", "Travel",
+];
+
+pub const VARIANT_OPTIONS: &[&str] = &[
+    "S",
+    "M",
+    "L",
+    "XL",
+    "Black",
+    "White",
+    "Blue",
+    "Default Title",
+];
+
+pub const VENDORS: &[&str] = &[
+    "Lockstep Goods",
+    "North Loop",
+    "Harbor & Pine",
+    "Kettle Co.",
+];
+
+pub const CUSTOMER_TAGS: &[&str] = &[
+    "vip",
+    "wholesale",
+    "newsletter",
+    "returning",
+    "influencer",
+    "b2b",
+];
+
+pub const ORDER_TAGS: &[&str] = &[
+    "gift",
+    "priority",
+    "subscription",
+    "preorder",
+    "fraud-check",
+];
+
+pub const NOTES: &[&str] = &[
+    "Prefers email contact",
+    "Asked for invoice copy",
+    "Allergic to wool",
+    "Called about late delivery",
+];
+
+/// (code, kind, value) — value is a percent or cents.
+pub const DISCOUNTS: &[(&str, &str, i64)] = &[
+    ("WELCOME10", "percentage", 10),
+    ("SPRING15", "percentage", 15),
+    ("VIP20", "percentage", 20),
+    ("FIVEOFF", "fixed_amount", 500),
+    ("BFCM30", "percentage", 30),
+];
+
+/// (title, price in cents)
+pub const SHIPPING: &[(&str, i64)] = &[("Standard", 595), ("Express", 1495), ("Free Shipping", 0)];
+
+/// (presentment currency, base rate presentment per USD in ppm)
+pub const FX: &[(&str, u32)] = &[
+    ("EUR", 920_000),
+    ("GBP", 790_000),
+    ("CAD", 1_360_000),
+    ("AUD", 1_520_000),
+];

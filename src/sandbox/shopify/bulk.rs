@@ -1,0 +1,83 @@
+//! Bulk query operations: CREATED → RUNNING → COMPLETED on a timer, the JSONL result
+//! rendered from a snapshot of the store when the operation runs, served from
+//! `/_sandbox/shopify/bulk/{id}.jsonl`. Cancel moves it to CANCELED.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+
+/// Bulk operation status, in Shopify's enum spelling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Completed,
+    Canceling,
+    Canceled,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "CREATED",
+            Status::Running => "RUNNING",
+            Status::Completed => "COMPLETED",
+            Status::Canceling => "CANCELING",
+            Status::Canceled => "CANCELED",
+            Status::Failed => "FAILED",
+        }
+    }
+    pub fn finished(self) -> bool {
+        matches!(self, Status::Completed | Status::Canceled | Status::Failed)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Operation {
+    pub id: u64,
+    pub status: Status,
+    pub query: String,
+    pub created_at: String,
+    pub completed_at: Option<String>,
+    pub object_count: u64,
+    pub root_object_count: u64,
+    pub file_size: u64,
+    pub result: Option<Bytes>,
+}
+
+#[derive(Default)]
+pub struct BulkOps {
+    ops: Mutex<BTreeMap<u64, Operation>>,
+}
+
+impl BulkOps {
+    pub fn insert(&self, op: Operation) {
+        self.ops.lock().unwrap_or_else(|p| p.into_inner()).insert(op.id, op);
+    }
+    pub fn get(&self, id: u64) -> Option<Operation> {
+        self.ops.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+    pub fn next_id(&self) -> u64 {
+        let ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        ops.keys().next_back().map_or(4_412_000_001, |k| k + 1)
+    }
+    /// The most recent operation.
+    pub fn current(&self) -> Option<Operation> {
+        self.ops.lock().unwrap_or_else(|p| p.into_inner()).values().next_back().cloned()
+    }
+    /// Operations not yet finished.
+    pub fn running(&self) -> usize {
+        self.ops.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|o| !o.status.finished()).count()
+    }
+    pub fn update(&self, id: u64, f: impl FnOnce(&mut Operation)) -> Option<Operation> {
+        let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        let op = ops.get_mut(&id)?;
+        f(op);
+        Some(op.clone())
+    }
+    pub fn result(&self, id: u64) -> Option<Bytes> {
+        self.get(id).and_then(|o| o.result)
+    }
+}
