@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod model;
 pub mod query;
 pub mod sandbox;
 pub mod schedule;

@@ -1,11 +1,17 @@
 //! Command-line interface: one file per verb. Each verb parses its arguments, calls the
 //! library and prints; errors become one line on stderr and a non-zero exit.
 
+mod backfill;
+mod compile;
+mod docs;
+mod extract;
 mod init;
 mod output;
+mod run;
 pub mod sandbox;
 mod sql;
 mod status;
+mod test_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +41,18 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Run local emulators of Shopify, HubSpot and Klaviyo on 127.0.0.1.
     Sandbox(sandbox::SandboxArgs),
+    /// Historical load of a source into the warehouse, resumable.
+    Backfill(backfill::BackfillArgs),
+    /// Incremental extraction by updated_at cursor.
+    Extract(extract::ExtractArgs),
+    /// Build the SQL models in dependency order.
+    Run(run::RunArgs),
+    /// Run the models' data tests.
+    Test(test_cmd::TestArgs),
+    /// Print the resolved model DAG and each model's final SQL.
+    Compile(compile::CompileArgs),
+    /// List models, their columns and tests.
+    Docs(docs::DocsArgs),
 }
 
 /// The lockstep.toml that `lockstep init` writes.
@@ -72,6 +90,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Sql(args) => sql::run(&cli.project, args).await,
         Command::Status(args) => status::run(&cli.project, args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
+        Command::Backfill(args) => backfill::run(&cli.project, args).await,
+        Command::Extract(args) => extract::run(&cli.project, args).await,
+        Command::Run(args) => run::run(&cli.project, args).await,
+        Command::Test(args) => test_cmd::run(&cli.project, args).await,
+        Command::Compile(args) => compile::run(&cli.project, args).await,
+        Command::Docs(args) => docs::run(&cli.project, args).await,
     }
 }
 

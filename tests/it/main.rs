@@ -6,6 +6,7 @@ mod support;
 mod cli_core;
 mod crash;
 mod delta_protocol;
+mod model_engine;
 mod sandbox_hubspot;
 mod sandbox_klaviyo;
 mod sandbox_shopify;

@@ -1,0 +1,1 @@
+//! The SQL model engine (see issue 5).

@@ -1,0 +1,1 @@
+//! Tests of the SQL model engine (filled in by its owner).
