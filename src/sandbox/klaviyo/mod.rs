@@ -1,0 +1,1 @@
+//! Klaviyo emulator (in progress).
