@@ -6,6 +6,8 @@ pub mod chaos;
 pub mod generator;
 pub mod load;
 pub mod log;
+pub mod hubspot;
+pub mod klaviyo;
 pub mod seed;
 pub mod server;
 pub mod shopify;
