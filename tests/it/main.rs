@@ -10,4 +10,5 @@ mod model_engine;
 mod sandbox_hubspot;
 mod sandbox_klaviyo;
 mod sandbox_shopify;
+mod sandbox_shopify_bulk;
 mod warehouse;
