@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -21,40 +21,21 @@ use tokio::sync::oneshot;
 use super::admin::{self, AdminState};
 use super::chaos::{Chaos, ChaosConfig, Fault};
 use super::generator::{self, GeneratorConfig};
+use super::hubspot::{HubSpot, HubSpotOptions};
+use super::klaviyo::{Klaviyo, KlaviyoOptions};
 use super::load::{self, LoadError};
 use super::log::{self, RequestLog};
 use super::seed::{SeedContact, SeedProfile};
 use super::shopify::errors::ApiError;
 use super::shopify::{Shopify, ShopifyOptions};
 
-/// Documented default credentials (overridable by flags).
+/// Documented default credentials (overridable by flags). The CRM defaults are
+/// their emulators' own: `hubspot::DEFAULT_TOKEN`, `hubspot::DEFAULT_CLIENT_SECRET`,
+/// `klaviyo::DEFAULT_API_KEY`.
 pub const DEFAULT_SHOP: &str = "lockstep-sandbox";
-pub const DEFAULT_HUBSPOT_TOKEN: &str = "pat-na1-lockstep-sandbox";
-pub const DEFAULT_HUBSPOT_CLIENT_SECRET: &str = "lockstep-sandbox-hubspot-secret";
-pub const DEFAULT_KLAVIYO_API_KEY: &str = "pk_lockstep_sandbox";
-
-/// HubSpot knobs handed to its emulator.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HubSpotSettings {
-    pub token: String,
-    pub client_secret: String,
-    /// 0 = no limit.
-    pub requests_per_10s: u32,
-    pub webhook_url: Option<String>,
-}
-
-/// Klaviyo knobs handed to its emulator.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KlaviyoSettings {
-    pub api_key: String,
-    /// 0 = no limit.
-    pub burst_per_sec: u32,
-    /// 0 = no limit.
-    pub steady_per_min: u32,
-}
 
 /// Everything `Sandbox::start` needs.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct SandboxConfig {
     /// 0 = an ephemeral port.
     pub port: u16,
@@ -62,8 +43,8 @@ pub struct SandboxConfig {
     /// Serve this JSONL export instead of a generated store.
     pub load: Option<PathBuf>,
     pub shopify: ShopifyOptions,
-    pub hubspot: HubSpotSettings,
-    pub klaviyo: KlaviyoSettings,
+    pub hubspot: HubSpotOptions,
+    pub klaviyo: KlaviyoOptions,
     pub chaos: ChaosConfig,
     /// Entries kept in the request log's ring buffer.
     pub request_log_capacity: usize,
@@ -76,13 +57,8 @@ impl Default for SandboxConfig {
             generator: GeneratorConfig::default(),
             load: None,
             shopify: ShopifyOptions::default(),
-            hubspot: HubSpotSettings {
-                token: DEFAULT_HUBSPOT_TOKEN.into(),
-                client_secret: DEFAULT_HUBSPOT_CLIENT_SECRET.into(),
-                requests_per_10s: 100,
-                webhook_url: None,
-            },
-            klaviyo: KlaviyoSettings { api_key: DEFAULT_KLAVIYO_API_KEY.into(), burst_per_sec: 75, steady_per_min: 700 },
+            hubspot: HubSpotOptions::default(),
+            klaviyo: KlaviyoOptions::default(),
             chaos: ChaosConfig::default(),
             request_log_capacity: 1000,
         }
@@ -117,6 +93,8 @@ pub struct SandboxHandle {
     pub addr: SocketAddr,
     pub credentials: Credentials,
     pub shopify: Arc<Shopify>,
+    pub hubspot: Arc<HubSpot>,
+    pub klaviyo: Arc<Klaviyo>,
     pub chaos: Arc<Chaos>,
     pub log: Arc<RequestLog>,
     /// CRM seeds as generated (what the CRM emulators started with).
@@ -167,10 +145,12 @@ struct LayerState {
 
 /// A platform-shaped error for an injected fault.
 fn injected_response(path: &str, status: StatusCode) -> Response {
+    let retry_after = (status == StatusCode::TOO_MANY_REQUESTS).then_some(1.0);
     match log::platform(path) {
         "shopify" => ApiError::injected(status),
-        // Replaced by HubSpot::chaos_response / Klaviyo::chaos_response when wired.
-        _ => (status, Json(json!({"status": "error", "message": status.canonical_reason().unwrap_or("error")}))).into_response(),
+        "hubspot" => HubSpot::chaos_response(status, retry_after),
+        "klaviyo" => Klaviyo::chaos_response(status, retry_after),
+        _ => (status, Json(json!({"errors": status.canonical_reason().unwrap_or("error")}))).into_response(),
     }
 }
 
@@ -224,15 +204,20 @@ impl Sandbox {
         let (seed_contacts, seed_profiles) = (data.contacts.len(), data.profiles.len());
 
         let mut platforms = shopify.router();
-        let mut admin_routes = shopify.admin_router();
+        let admin_routes = shopify.admin_router();
         let mut states: Vec<(&'static str, Arc<dyn Fn() -> Value + Send + Sync>)> = Vec::new();
         let s = shopify.clone();
         states.push(("shopify", Arc::new(move || s.state_json())));
-        // CRM emulators: one block each (router, state); their admin routes live in
-        // their own routers under /_sandbox/<platform>/.
-        let _ = (&cfg.hubspot, &cfg.klaviyo, data.contacts, data.profiles);
-        platforms = platforms.merge(Router::new());
-        admin_routes = admin_routes.merge(Router::new());
+        // CRM emulators: one block each. Their routers carry both their platform
+        // paths and their own admin routes under /_sandbox/<platform>/.
+        let hubspot = HubSpot::new(cfg.hubspot.clone(), data.contacts);
+        platforms = platforms.merge(hubspot.router());
+        let h = hubspot.clone();
+        states.push(("hubspot", Arc::new(move || h.state_json())));
+        let klaviyo = Klaviyo::new(cfg.klaviyo.clone(), data.profiles);
+        platforms = platforms.merge(klaviyo.router());
+        let k = klaviyo.clone();
+        states.push(("klaviyo", Arc::new(move || k.state_json())));
 
         let state_fn: Arc<dyn Fn() -> Value + Send + Sync> = Arc::new(move || {
             Value::Object(states.iter().map(|(k, f)| (k.to_string(), f())).collect())
@@ -260,6 +245,19 @@ impl Sandbox {
             hubspot_client_secret: cfg.hubspot.client_secret.clone(),
             klaviyo_api_key: cfg.klaviyo.api_key.clone(),
         };
-        Ok(SandboxHandle { base_url, addr, credentials, shopify, chaos, log, seed_contacts, seed_profiles, stop: Some(tx), task })
+        Ok(SandboxHandle {
+            base_url,
+            addr,
+            credentials,
+            shopify,
+            hubspot,
+            klaviyo,
+            chaos,
+            log,
+            seed_contacts,
+            seed_profiles,
+            stop: Some(tx),
+            task,
+        })
     }
 }
