@@ -7,7 +7,10 @@
 
 pub mod cli;
 pub mod config;
+pub mod connectors;
 pub mod error;
+pub mod extract;
+pub mod http;
 pub mod model;
 pub mod query;
 pub mod sandbox;

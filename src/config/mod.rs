@@ -1,6 +1,7 @@
 //! lockstep.toml: loading, `${VAR}` expansion and validation. Every error names the
 //! file, line, column and key, in one line, so the user can go straight to it.
 
+mod duration;
 mod env;
 mod model;
 
@@ -8,6 +9,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+pub use duration::parse_duration;
 pub use env::{EnvString, Secret, expand};
 pub use model::*;
 
@@ -196,6 +198,11 @@ fn validate_endpoint(
     let (required, optional) = platform.keys();
     let present = endpoint.present_keys();
     let at = endpoint.kind.span();
+    if let Some(lookback) = &endpoint.lookback
+        && let Err(e) = parse_duration(lookback)
+    {
+        return Err(violation(at, format!("{section}.{name}.lookback"), e));
+    }
     for key in required {
         if !present.contains(key) {
             return Err(violation(

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::CommitProperties;
-use deltalake::kernel::{StructField, StructType};
+use deltalake::kernel::{StructField, StructType, Transaction};
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use futures::StreamExt;
@@ -62,7 +62,40 @@ impl Warehouse {
         schema: SchemaRef,
         batches: Vec<RecordBatch>,
     ) -> Result<Commit> {
-        self.write(name, schema, batches, SaveMode::Append).await
+        self.write(name, schema, batches, SaveMode::Append, Vec::new())
+            .await
+    }
+
+    /// Append `batches` and, in the same commit, record `marks` — application
+    /// transactions `(app_id, version)` in the Delta log. Readers of the marks (a
+    /// cursor, a finished backfill window) therefore agree exactly with the data:
+    /// both are committed or neither is.
+    pub async fn append_marked(
+        &self,
+        name: &TableName,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        marks: &[(String, i64)],
+    ) -> Result<Commit> {
+        let txns = marks
+            .iter()
+            .map(|(app, v)| Transaction::new(app, *v))
+            .collect();
+        self.write(name, schema, batches, SaveMode::Append, txns)
+            .await
+    }
+
+    /// The version last recorded for application id `app_id` on `name` (see
+    /// [`Warehouse::append_marked`]), or `None` if never recorded or no table.
+    pub async fn mark(&self, name: &TableName, app_id: &str) -> Result<Option<i64>> {
+        let Some(table) = self.load(name).await? else {
+            return Ok(None);
+        };
+        let state = table.snapshot().map_err(delta(name))?;
+        state
+            .transaction_version(table.log_store().as_ref(), app_id)
+            .await
+            .map_err(delta(name))
     }
 
     /// Replace the contents (and schema) of `name` with `batches`, atomically.
@@ -72,7 +105,8 @@ impl Warehouse {
         schema: SchemaRef,
         batches: Vec<RecordBatch>,
     ) -> Result<Commit> {
-        self.write(name, schema, batches, SaveMode::Overwrite).await
+        self.write(name, schema, batches, SaveMode::Overwrite, Vec::new())
+            .await
     }
 
     async fn write(
@@ -81,6 +115,7 @@ impl Warehouse {
         schema: SchemaRef,
         batches: Vec<RecordBatch>,
         mode: SaveMode,
+        txns: Vec<Transaction>,
     ) -> Result<Commit> {
         for batch in &batches {
             if !same_columns(batch.schema_ref(), &schema) {
@@ -101,7 +136,7 @@ impl Warehouse {
             if !same_columns(&current, &schema) {
                 return Err(mismatch(name, &current, &schema));
             }
-            if rows == 0 {
+            if rows == 0 && txns.is_empty() {
                 return Ok(Commit {
                     table: name.to_string(),
                     version: table.version().unwrap_or(0),
@@ -117,7 +152,11 @@ impl Warehouse {
         let mut builder = table
             .write(input)
             .with_save_mode(mode)
-            .with_commit_properties(CommitProperties::default().with_max_retries(50));
+            .with_commit_properties(
+                CommitProperties::default()
+                    .with_max_retries(50)
+                    .with_application_transactions(txns),
+            );
         if mode == SaveMode::Overwrite {
             builder = builder.with_schema_mode(SchemaMode::Overwrite);
         }

@@ -1,0 +1,116 @@
+//! HubSpot API access: bearer token, and the rolling 10-second window read from
+//! `X-HubSpot-RateLimit-Max` / `-Remaining` / `-Interval-Milliseconds`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+use crate::config::Secret;
+use crate::extract::{ExtractError, Result};
+use crate::http::{Api, Limit, Pacer, ResponseHooks};
+
+struct Hooks;
+
+fn header_f64(headers: &HeaderMap, name: &str) -> Option<f64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+impl ResponseHooks for Hooks {
+    fn observe(&self, headers: &HeaderMap, pacer: &Pacer) {
+        let (Some(max), Some(remaining)) = (
+            header_f64(headers, "x-hubspot-ratelimit-max"),
+            header_f64(headers, "x-hubspot-ratelimit-remaining"),
+        ) else {
+            return;
+        };
+        let window =
+            header_f64(headers, "x-hubspot-ratelimit-interval-milliseconds").unwrap_or(10_000.0);
+        if max >= 1.0 {
+            pacer.set_limit(Limit::Window {
+                max: max as u32,
+                window: Duration::from_millis(window as u64),
+            });
+            pacer.observe_remaining(remaining);
+        }
+    }
+}
+
+/// A HubSpot client for one private-app token.
+#[derive(Debug, Clone)]
+pub struct Client {
+    api: Arc<Api>,
+    base: String,
+    token: Secret,
+}
+
+impl Client {
+    /// A client for `base` (`https://api.hubapi.com` or the sandbox). A configured
+    /// `requests_per_10s` paces from the first request; otherwise headers teach it.
+    pub fn new(
+        who: String,
+        base: String,
+        token: Secret,
+        requests_per_10s: Option<u32>,
+    ) -> Result<Client> {
+        let limit = requests_per_10s.map_or(Limit::Unlimited, |max| Limit::Window {
+            max,
+            window: Duration::from_secs(10),
+        });
+        let api = Api::new(who, token.var.clone(), limit, Arc::new(Hooks))?;
+        Ok(Client {
+            api: Arc::new(api),
+            base: base.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    /// Adjust the API client before first use (tests shorten backoffs).
+    pub fn with_api(self, f: impl FnOnce(Api) -> Api) -> Client {
+        let Client { api, base, token } = self;
+        let api = match Arc::try_unwrap(api) {
+            Ok(api) => Arc::new(f(api)),
+            Err(shared) => shared,
+        };
+        Client { api, base, token }
+    }
+
+    /// The underlying API client (counters).
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// POST JSON to `path` (e.g. `/crm/v3/objects/contacts/search`).
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let reply = self
+            .api
+            .send(|c| c.post(&url).bearer_auth(self.token.expose()).json(body))
+            .await?;
+        serde_json::from_slice(&reply.body).map_err(|e| ExtractError::Protocol {
+            who: self.api.who().to_string(),
+            detail: format!("POST {path}: body is not JSON: {e}"),
+        })
+    }
+
+    /// GET `path` with `query`.
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let reply = self
+            .api
+            .send(|c| c.get(&url).query(query).bearer_auth(self.token.expose()))
+            .await?;
+        serde_json::from_slice(&reply.body).map_err(|e| ExtractError::Protocol {
+            who: self.api.who().to_string(),
+            detail: format!("GET {path}: body is not JSON: {e}"),
+        })
+    }
+
+    pub(crate) fn protocol(&self, detail: String) -> ExtractError {
+        ExtractError::Protocol {
+            who: self.api.who().to_string(),
+            detail,
+        }
+    }
+}

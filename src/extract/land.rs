@@ -1,0 +1,105 @@
+//! Landing a batch of units: rows grouped by entity, converted to typed batches, and
+//! appended to `raw_<source>.<entity>` — children first, the primary entity last,
+//! because the primary table's commit carries the marks (cursor, finished window)
+//! that say the batch is done.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::columns::{Stamp, to_batch};
+use super::{EntitySchema, Result, Stream, Unit};
+use crate::warehouse::{TableName, Warehouse};
+
+/// Lands batches of one stream of one source.
+pub(crate) struct Lander<'a> {
+    pub warehouse: &'a Warehouse,
+    pub source: &'a str,
+    pub stream: &'a dyn Stream,
+}
+
+impl Lander<'_> {
+    /// The raw table of an entity.
+    pub fn table(&self, entity: &EntitySchema) -> Result<TableName> {
+        Ok(
+            TableName::new(&format!("raw_{}", self.source), entity.entity)
+                .map_err(crate::warehouse::WarehouseError::from)?,
+        )
+    }
+
+    /// The primary entity's table (where cursors and window marks live).
+    pub fn primary_table(&self) -> Result<TableName> {
+        let primary = self.stream.entities().first().ok_or_else(|| {
+            super::ExtractError::Usage(format!(
+                "stream {} declares no entities",
+                self.stream.name()
+            ))
+        })?;
+        self.table(primary)
+    }
+
+    /// Land `units`. Every table's commit records `marks`; with `once = (app, v)`, a
+    /// table whose mark `app` is already at least `v` is skipped, so a re-run after a
+    /// crash lands each table's share exactly once. Returns rows landed per entity.
+    pub async fn land(
+        &self,
+        units: &[Unit],
+        marks: &[(String, i64)],
+        once: Option<(&str, i64)>,
+    ) -> Result<BTreeMap<String, u64>> {
+        // entity → (schema address → rows): one Arrow batch per payload shape.
+        let mut by_entity: BTreeMap<&str, BTreeMap<usize, (&EntitySchema, Vec<&Value>)>> =
+            BTreeMap::new();
+        for unit in units {
+            for (schema, row) in &unit.rows {
+                let key = std::ptr::from_ref(*schema) as usize;
+                by_entity
+                    .entry(schema.entity)
+                    .or_default()
+                    .entry(key)
+                    .or_insert_with(|| (*schema, Vec::new()))
+                    .1
+                    .push(row);
+            }
+        }
+        let batch_id = uuid::Uuid::now_v7().to_string();
+        let stamp = Stamp {
+            source_name: self.source,
+            extracted_at_us: chrono::Utc::now().timestamp_micros(),
+            batch_id: &batch_id,
+        };
+        // Convert everything before writing anything: a drifted field fails the
+        // batch before any table has been touched.
+        let mut prepared = Vec::new();
+        for schema in self.stream.entities().iter().rev() {
+            let mut batches = Vec::new();
+            for (shape, rows) in by_entity
+                .get(schema.entity)
+                .into_iter()
+                .flat_map(|m| m.values())
+            {
+                batches.push(to_batch(shape, rows, &stamp)?);
+            }
+            prepared.push((schema, batches));
+        }
+        let mut landed = BTreeMap::new();
+        for (schema, batches) in prepared {
+            let table = self.table(schema)?;
+            if let Some((app, version)) = once
+                && self
+                    .warehouse
+                    .mark(&table, app)
+                    .await?
+                    .is_some_and(|v| v >= version)
+            {
+                continue;
+            }
+            let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+            self.warehouse
+                .append_marked(&table, schema.arrow_schema(), batches, marks)
+                .await?;
+            landed.insert(schema.entity.to_string(), rows);
+        }
+        Ok(landed)
+    }
+}
