@@ -1,1 +1,69 @@
-//! The SQL model engine (see issue 5).
+//! The SQL model engine (issue 5): analytics engineers write `models/**/*.sql`, one
+//! SELECT per file; lockstep finds the tables each reads (parsing the SQL, so plain
+//! names work; `{{ ref() }}`/`{{ source() }}` are sugar), builds them in dependency
+//! order into `models.<name>` Delta tables, and runs the data tests declared in
+//! dbt-style YAML beside them. See `docs/models.md` for the user's view.
+//!
+//! Pipeline: [`project`] discovers files and resolves references, [`dag`] orders
+//! and selects, [`materialize`] builds, [`data_tests`] checks and records results,
+//! [`udf`] holds the functions models can call.
+//!
+//! Entry points for other modules (syncs, demo, CLI):
+//! - [`load`] — the project's models, resolved against the warehouse;
+//! - [`run`] — build all or a selection;
+//! - [`test`] — run data tests and record them in `meta.test_results`;
+//! - [`failed_upstream`] / [`tests_passing`] — the sync gate: a failed test on a
+//!   model blocks every sync that reads from it.
+
+pub mod dag;
+pub mod data_tests;
+pub mod describe;
+mod error;
+pub mod materialize;
+pub mod project;
+pub mod properties;
+pub mod references;
+pub mod session;
+pub mod sql_ref;
+pub mod udf;
+
+use std::collections::BTreeSet;
+
+pub use data_tests::{FailedTest, TestOutcome, TestReport, failed_upstream, tests_passing};
+pub use error::{ModelError, Result};
+pub use materialize::{ModelResult, RunEvent, RunReport};
+pub use project::{Model, ModelSet, Read, Target};
+pub use properties::{Materialized, ModelProperties, TestSpec};
+
+use crate::config::Project;
+use crate::warehouse::Warehouse;
+
+/// The models of `project`, resolved against the tables in `warehouse`.
+pub async fn load(project: &Project, warehouse: &Warehouse) -> Result<ModelSet> {
+    let existing: BTreeSet<_> = warehouse.list_tables().await?.into_iter().collect();
+    ModelSet::load(project, &existing)
+}
+
+/// Build the models selected by dbt-style `select` terms (empty = all), reporting
+/// progress through `on_event`.
+pub async fn run(
+    project: &Project,
+    warehouse: &Warehouse,
+    select: &[String],
+    on_event: &mut (dyn FnMut(RunEvent<'_>) + Send),
+) -> Result<RunReport> {
+    let set = load(project, warehouse).await?;
+    let selected = set.select(select)?;
+    materialize::build(warehouse, &set, &selected, on_event).await
+}
+
+/// Run the data tests of the selected models (empty = all) and record the results.
+pub async fn test(
+    project: &Project,
+    warehouse: &Warehouse,
+    select: &[String],
+) -> Result<TestReport> {
+    let set = load(project, warehouse).await?;
+    let selected = set.select(select)?;
+    data_tests::run(warehouse, &set, &selected).await
+}

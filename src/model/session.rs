@@ -1,0 +1,53 @@
+//! The DataFusion session models run in: every warehouse table registered as
+//! `<area>.<name>`, lockstep's functions (see `udf`), and the view models a query
+//! needs defined in dependency order.
+
+use std::collections::BTreeSet;
+
+use datafusion::common::TableReference;
+use datafusion::prelude::SessionContext;
+
+use super::error::{ModelError, Result};
+use super::project::{Model, ModelSet};
+use super::properties::Materialized;
+use super::udf;
+use crate::warehouse::Warehouse;
+
+/// A session over the warehouse with lockstep's functions registered.
+pub async fn open(warehouse: &Warehouse) -> Result<SessionContext> {
+    let ctx = warehouse.session().await?;
+    udf::register(&ctx);
+    Ok(ctx)
+}
+
+/// Define `model` as a view in `ctx` (planning its SQL now, against the tables as
+/// registered now).
+pub async fn define_view(ctx: &SessionContext, model: &Model) -> Result<()> {
+    let df = ctx
+        .sql(&model.sql)
+        .await
+        .map_err(|e| ModelError::in_file(&model.file, crate::query::locate(e)))?;
+    let name = TableReference::partial("models", model.name.as_str());
+    ctx.deregister_table(name.clone())?;
+    ctx.register_table(name, df.into_view())?;
+    Ok(())
+}
+
+/// Define every view model that the models in `wanted` read (and those in `wanted`
+/// that are views themselves), in dependency order.
+pub async fn define_views_for(
+    ctx: &SessionContext,
+    set: &ModelSet,
+    wanted: &BTreeSet<String>,
+) -> Result<()> {
+    let mut needed: BTreeSet<String> = wanted.clone();
+    for name in wanted {
+        needed.extend(set.ancestors(name));
+    }
+    for model in set.in_order() {
+        if needed.contains(&model.name) && model.materialized() == Materialized::View {
+            define_view(ctx, model).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! `e164(phone, default_region)`: a phone number in E.164 (`+14155552671`), parsed
+//! with the `phonenumber` crate (Google's libphonenumber metadata). National formats
+//! are read in `default_region` (ISO 3166 alpha-2, e.g. 'US', 'GB'); numbers written
+//! with `+` ignore it. Unparseable or invalid numbers, and unknown regions for
+//! national formats, are NULL so they never link two people.
+//!
+//! Parsing is the expensive part and customer tables repeat numbers (one per order
+//! row), so each batch parses every distinct (phone, region) once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::StringArray;
+use arrow::datatypes::DataType;
+use datafusion::common::Result;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+use phonenumber::{Mode, country};
+
+/// The E.164 form of `raw`, read in `region` when it has no country code.
+pub fn e164(raw: &str, region: Option<&str>) -> Option<String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let region = region.and_then(|r| r.trim().to_ascii_uppercase().parse::<country::Id>().ok());
+    let number = phonenumber::parse(region, raw).ok()?;
+    number
+        .is_valid()
+        .then(|| number.format().mode(Mode::E164).to_string())
+}
+
+/// The `e164` scalar UDF.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct E164 {
+    signature: Signature,
+}
+
+impl E164 {
+    /// A new instance.
+    pub fn new() -> Self {
+        E164 {
+            signature: Signature::string(2, Volatility::Immutable),
+        }
+    }
+}
+
+impl Default for E164 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ScalarUDFImpl for E164 {
+    fn name(&self) -> &str {
+        "e164"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let phones = super::utf8_arg(&args.args, 0, args.number_rows)?;
+        let regions = super::utf8_arg(&args.args, 1, args.number_rows)?;
+        let mut cache: HashMap<(&str, Option<&str>), Option<String>> = HashMap::new();
+        let out: StringArray = phones
+            .iter()
+            .zip(regions.iter())
+            .map(|(phone, region)| {
+                let phone = phone?;
+                cache
+                    .entry((phone, region))
+                    .or_insert_with(|| e164(phone, region))
+                    .clone()
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn national_and_international_formats() {
+        assert_eq!(
+            e164("(415) 555-2671", Some("US")).as_deref(),
+            Some("+14155552671")
+        );
+        assert_eq!(
+            e164("415.555.2671", Some("us")).as_deref(),
+            Some("+14155552671")
+        );
+        assert_eq!(
+            e164("020 7946 0018", Some("GB")).as_deref(),
+            Some("+442079460018")
+        );
+        assert_eq!(
+            e164("+44 20 7946 0018", Some("US")).as_deref(),
+            Some("+442079460018")
+        );
+        assert_eq!(
+            e164("+1 415-555-2671", None).as_deref(),
+            Some("+14155552671")
+        );
+        assert_eq!(
+            e164("030 123456", Some("DE")).as_deref(),
+            Some("+4930123456")
+        );
+    }
+
+    #[test]
+    fn invalid_numbers_are_none() {
+        assert_eq!(e164("12", Some("US")), None);
+        assert_eq!(e164("not a phone", Some("US")), None);
+        assert_eq!(e164("", Some("US")), None);
+        assert_eq!(e164("(415) 555-2671", None), None);
+        assert_eq!(e164("(415) 555-2671", Some("ZZ")), None);
+        assert_eq!(e164("+1 000 000 0000", None), None);
+    }
+}
