@@ -8,6 +8,7 @@ mod crash;
 mod delta_protocol;
 mod extract;
 mod model_engine;
+mod sandbox_cli;
 mod sandbox_hubspot;
 mod sandbox_klaviyo;
 mod sandbox_shopify;
