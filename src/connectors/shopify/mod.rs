@@ -18,6 +18,7 @@ pub use rest::{Resource, RestStream};
 pub struct ShopifySource {
     name: String,
     client: Client,
+    page_size: u32,
 }
 
 impl ShopifySource {
@@ -47,7 +48,14 @@ impl ShopifySource {
         ShopifySource {
             name: name.to_string(),
             client,
+            page_size: rest::MAX_PAGE_SIZE,
         }
+    }
+
+    /// Smaller REST pages (tests of pagination and pacing).
+    pub fn with_page_size(mut self, page_size: u32) -> ShopifySource {
+        self.page_size = page_size.clamp(1, rest::MAX_PAGE_SIZE);
+        self
     }
 }
 
@@ -63,6 +71,7 @@ impl Source for ShopifySource {
                 Arc::new(RestStream {
                     client: self.client.clone(),
                     resource: *r,
+                    page_size: self.page_size,
                 }) as Arc<dyn Stream>
             })
             .collect()

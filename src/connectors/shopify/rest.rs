@@ -47,6 +47,7 @@ impl Resource {
 pub struct RestStream {
     pub(super) client: Client,
     pub(super) resource: Resource,
+    pub(super) page_size: u32,
 }
 
 static CUSTOMER_ENTITIES: [&EntitySchema; 1] = [&CUSTOMERS];
@@ -54,7 +55,7 @@ static PRODUCT_ENTITIES: [&EntitySchema; 2] = [&PRODUCTS, &PRODUCT_VARIANTS];
 static INVENTORY_ENTITIES: [&EntitySchema; 1] = [&INVENTORY_LEVELS];
 
 /// Shopify's maximum page size.
-const PAGE_SIZE: &str = "250";
+pub const MAX_PAGE_SIZE: u32 = 250;
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -94,7 +95,7 @@ impl Stream for RestStream {
 
     async fn fetch(&self, request: Request, pages: PageSender) -> Result<()> {
         let mut query = self.filters(request);
-        query.push(("limit", PAGE_SIZE.into()));
+        query.push(("limit", self.page_size.to_string()));
         if self.resource != Resource::InventoryLevels {
             query.push(("order", "updated_at asc".into()));
         } else {
