@@ -83,7 +83,13 @@ impl Lander<'_> {
             prepared.push((schema, batches));
         }
         let mut landed = BTreeMap::new();
+        let primary = self.stream.entities().first().map(|e| e.entity);
         for (schema, batches) in prepared {
+            let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+            // Nothing to land and no marks to carry: children skip empty commits.
+            if rows == 0 && Some(schema.entity) != primary {
+                continue;
+            }
             let table = self.table(schema)?;
             if let Some((app, version)) = once
                 && self
@@ -94,7 +100,6 @@ impl Lander<'_> {
             {
                 continue;
             }
-            let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
             self.warehouse
                 .append_marked(&table, schema.arrow_schema(), batches, marks)
                 .await?;

@@ -417,3 +417,134 @@ async fn backfill_lands_everything_once_and_a_rerun_lands_nothing() {
     assert!(inc[0].rows.is_empty(), "{:?}", inc[0].rows);
     handle.shutdown().await;
 }
+
+fn project_for(handle: &SandboxHandle) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[warehouse]\nurl = \"file://./warehouse\"\n\n[sources.shop]\nkind = \"shopify\"\nshop = \"lockstep-sandbox\"\naccess_token = \"${{SHOPIFY_ACCESS_TOKEN}}\"\nbase_url = \"{}\"\n",
+        handle.base_url
+    );
+    std::fs::write(dir.path().join("lockstep.toml"), toml).unwrap();
+    dir
+}
+
+fn backfill_cmd(dir: &std::path::Path, token: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(crate::support::lockstep_bin());
+    cmd.arg("--project")
+        .arg(dir)
+        .args([
+            "backfill",
+            "shop",
+            "--entity",
+            "orders",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2027-01-01",
+            "--window",
+            "60d",
+        ])
+        .env("SHOPIFY_ACCESS_TOKEN", token)
+        .env_remove("LOCKSTEP_FAILPOINT");
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_killed_mid_way_resumes_to_the_same_records() {
+    use std::io::{BufRead, BufReader};
+    let handle = sandbox(60, 400, |c| c.shopify.bucket.size = 0).await;
+    let token = handle.credentials.shopify_access_token.clone();
+
+    // Reference: one uninterrupted run.
+    let reference = project_for(&handle);
+    let out = tokio::task::spawn_blocking({
+        let (dir, token) = (reference.path().to_path_buf(), token.clone());
+        move || backfill_cmd(&dir, &token).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The same backfill, SIGKILLed before its 30th commit (a few windows in).
+    let crashed = project_for(&handle);
+    let mut child = backfill_cmd(crashed.path(), &token)
+        .env("LOCKSTEP_FAILPOINT", "warehouse.before_commit:pause@30")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let reached = tokio::task::spawn_blocking(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("failpoint warehouse.before_commit reached"))
+    });
+    let reached = tokio::time::timeout(Duration::from_secs(120), reached)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(reached, "the backfill never reached the failpoint");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let wh = Warehouse::open(
+        Location::parse("file://./warehouse", crashed.path()).unwrap(),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    let partial = scalar_i64(&wh, "SELECT count(*) FROM raw_shop.orders").await;
+    assert!(
+        partial > 0 && partial < 400,
+        "killed mid-way: {partial} orders landed"
+    );
+
+    let out = tokio::task::spawn_blocking({
+        let (dir, token) = (crashed.path().to_path_buf(), token.clone());
+        move || backfill_cmd(&dir, &token).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("resumed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let ref_wh = Warehouse::open(
+        Location::parse("file://./warehouse", reference.path()).unwrap(),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    for table in [
+        "orders",
+        "order_line_items",
+        "refunds",
+        "refund_line_items",
+        "refund_transactions",
+        "order_adjustments",
+    ] {
+        let sql =
+            format!("SELECT CAST(id AS VARCHAR), CAST(_raw AS VARCHAR) FROM raw_shop.{table}");
+        assert_eq!(
+            pairs(&wh, &sql).await,
+            pairs(&ref_wh, &sql).await,
+            "{table}: resumed run differs"
+        );
+        let dups = scalar_i64(
+            &wh,
+            &format!("SELECT count(*) - count(DISTINCT _raw) FROM raw_shop.{table}"),
+        )
+        .await;
+        assert_eq!(dups, 0, "{table} has duplicates after the resume");
+    }
+    handle.shutdown().await;
+}
