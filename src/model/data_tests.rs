@@ -143,7 +143,14 @@ pub fn tests_of(model: &Model) -> Result<Vec<DataTest>> {
                     ("accepted_values", sql)
                 }
                 TestSpec::Relationships(r) => {
-                    let to = sql_ref::rewrite(&r.to, None)
+                    // dbt writes `to: ref('x')` without braces; accept both.
+                    let to = r.to.trim();
+                    let to = if to.starts_with("ref(") || to.starts_with("source(") {
+                        format!("{{{{ {to} }}}}")
+                    } else {
+                        to.to_string()
+                    };
+                    let to = sql_ref::rewrite(&to, None)
                         .map_err(|e| ModelError::File {
                             file: file.clone(),
                             message: format!("{}: relationships.to: {}", model.name, e.message),

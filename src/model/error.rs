@@ -54,16 +54,28 @@ pub enum ModelError {
     /// A data test's results could not be recorded or read.
     #[error("test results: {0}")]
     Results(String),
-    /// The warehouse failed.
+    /// The warehouse failed (boxed: the warehouse error is large and rare).
     #[error(transparent)]
-    Warehouse(#[from] WarehouseError),
+    Warehouse(Box<WarehouseError>),
     /// DataFusion failed outside any one model's SQL.
     #[error(transparent)]
-    DataFusion(#[from] datafusion::error::DataFusionError),
+    DataFusion(Box<datafusion::error::DataFusionError>),
 }
 
 /// Result alias of the model engine.
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;
+
+impl From<WarehouseError> for ModelError {
+    fn from(e: WarehouseError) -> Self {
+        ModelError::Warehouse(Box::new(e))
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for ModelError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        ModelError::DataFusion(Box::new(e))
+    }
+}
 
 impl ModelError {
     /// Place a query error in `file` (its positions are the file's, since sugar

@@ -67,8 +67,17 @@ pub fn table_references(sql: &str) -> Result<Vec<TableRef>, ParseProblem> {
 fn single_query(sql: &str) -> Result<Statement, ParseProblem> {
     let mut statements = DFParser::parse_sql(sql).map_err(|e| {
         let located = crate::query::locate(e);
+        // sqlparser gives no position for "found: EOF": point just past the
+        // last non-blank character, where the query stopped short.
+        let position = located.position.or_else(|| {
+            located.message.contains("EOF").then(|| {
+                let end = sql.trim_end().len();
+                let (line, column) = super::sql_ref::line_col(sql, end);
+                (line, column)
+            })
+        });
         ParseProblem {
-            position: located.position,
+            position,
             message: located.message,
         }
     })?;
@@ -269,7 +278,9 @@ mod tests {
     fn one_query_only() {
         assert!(table_references("SELECT 1; SELECT 2").is_err());
         assert!(table_references("CREATE TABLE x AS SELECT 1").is_err());
-        let p = table_references("SELECT 1,\nFROM").unwrap_err();
-        assert_eq!(p.position.map(|p| p.0), Some(2), "{p:?}");
+        let p = table_references("SELECT 1 FROM t\nWHERE (").unwrap_err();
+        assert_eq!(p.position, Some((2, 8)), "{p:?}");
+        let p = table_references("SELECT 1 FROM t\nWHERE  \n").unwrap_err();
+        assert_eq!(p.position, Some((2, 6)), "{p:?}");
     }
 }
