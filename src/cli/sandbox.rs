@@ -32,6 +32,20 @@ pub struct SandboxArgs {
     /// Serve this JSON Lines export of REST customers and orders instead of generating.
     #[arg(long, value_name = "FILE")]
     pub load: Option<PathBuf>,
+    /// Print the connection details as one JSON line.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub credentials: Box<CredentialArgs>,
+    #[command(flatten)]
+    pub limits: Box<LimitArgs>,
+    #[command(flatten)]
+    pub chaos: Box<ChaosArgs>,
+}
+
+/// Credentials the sandbox accepts (documented defaults).
+#[derive(Debug, clap::Args)]
+pub struct CredentialArgs {
     /// Shop handle (<shop>.myshopify.com).
     #[arg(long, default_value = server::DEFAULT_SHOP)]
     pub shop: String,
@@ -50,6 +64,11 @@ pub struct SandboxArgs {
     /// Klaviyo private API key the sandbox accepts.
     #[arg(long, default_value = klaviyo::DEFAULT_API_KEY)]
     pub klaviyo_api_key: String,
+}
+
+/// Rate limits and timings.
+#[derive(Debug, clap::Args)]
+pub struct LimitArgs {
     /// Shopify REST leaky bucket size.
     #[arg(long, default_value_t = 40)]
     pub rest_bucket: u32,
@@ -71,6 +90,11 @@ pub struct SandboxArgs {
     /// First retry delay of a failed Shopify webhook, ms (doubles per try, 8 tries).
     #[arg(long, default_value_t = 60_000)]
     pub webhook_retry_base_ms: u64,
+}
+
+/// Faults to inject (also settable at run time with `POST /_sandbox/chaos`).
+#[derive(Debug, clap::Args)]
+pub struct ChaosArgs {
     /// Share of platform requests answered 429.
     #[arg(long, default_value_t = 0.0)]
     pub chaos_429: f64,
@@ -110,46 +134,65 @@ pub struct SandboxArgs {
     /// Seed of the chaos draws.
     #[arg(long, default_value_t = 0)]
     pub chaos_seed: u64,
-    /// Print the connection details as one JSON line.
-    #[arg(long)]
-    pub json: bool,
 }
 
 fn config(a: &SandboxArgs) -> anyhow::Result<SandboxConfig> {
-    let mut cfg = SandboxConfig { port: a.port, load: a.load.clone(), ..SandboxConfig::default() };
-    cfg.generator = GeneratorConfig { seed: a.seed, customers: a.customers, orders: a.orders, shop: a.shop.clone(), ..GeneratorConfig::default() };
-    cfg.shopify.access_token = a.shopify_token.clone();
-    cfg.shopify.api_secret = a.shopify_secret.clone();
-    cfg.shopify.bucket = BucketConfig { size: a.rest_bucket, leak_per_sec: a.rest_leak };
-    cfg.shopify.graphql = CostConfig { maximum_available: a.graphql_max, restore_rate: a.graphql_restore, ..CostConfig::default() };
-    cfg.shopify.webhook_retry_base = Duration::from_millis(a.webhook_retry_base_ms);
-    cfg.hubspot.token = a.hubspot_token.clone();
-    cfg.hubspot.client_secret = a.hubspot_client_secret.clone();
-    cfg.hubspot.requests_per_10s = a.hubspot_per_10s;
-    cfg.klaviyo.api_key = a.klaviyo_api_key.clone();
-    if a.no_rate_limits {
-        cfg.shopify.bucket = BucketConfig { size: 0, leak_per_sec: 0.0 };
+    let mut cfg = SandboxConfig {
+        port: a.port,
+        load: a.load.clone(),
+        ..SandboxConfig::default()
+    };
+    cfg.generator = GeneratorConfig {
+        seed: a.seed,
+        customers: a.customers,
+        orders: a.orders,
+        shop: a.credentials.shop.clone(),
+        ..GeneratorConfig::default()
+    };
+    cfg.shopify.access_token = a.credentials.shopify_token.clone();
+    cfg.shopify.api_secret = a.credentials.shopify_secret.clone();
+    cfg.shopify.bucket = BucketConfig {
+        size: a.limits.rest_bucket,
+        leak_per_sec: a.limits.rest_leak,
+    };
+    cfg.shopify.graphql = CostConfig {
+        maximum_available: a.limits.graphql_max,
+        restore_rate: a.limits.graphql_restore,
+        ..CostConfig::default()
+    };
+    cfg.shopify.webhook_retry_base = Duration::from_millis(a.limits.webhook_retry_base_ms);
+    cfg.hubspot.token = a.credentials.hubspot_token.clone();
+    cfg.hubspot.client_secret = a.credentials.hubspot_client_secret.clone();
+    cfg.hubspot.requests_per_10s = a.limits.hubspot_per_10s;
+    cfg.klaviyo.api_key = a.credentials.klaviyo_api_key.clone();
+    if a.limits.no_rate_limits {
+        cfg.shopify.bucket = BucketConfig {
+            size: 0,
+            leak_per_sec: 0.0,
+        };
         cfg.shopify.graphql.maximum_available = f64::MAX / 4.0;
         cfg.hubspot.requests_per_10s = 0;
         cfg.klaviyo.burst_scale = 0.0;
         cfg.klaviyo.steady_scale = 0.0;
     }
     cfg.chaos = ChaosConfig {
-        error_429: a.chaos_429,
-        error_500: a.chaos_500,
-        error_502: a.chaos_502,
-        error_503: a.chaos_503,
-        timeout_rate: a.chaos_timeout,
-        timeout_secs: a.chaos_timeout_secs,
-        latency_ms: a.chaos_latency_ms,
-        token_expired: a.chaos_token_expired,
-        webhook_drop: a.chaos_webhook_drop,
-        webhook_duplicate: a.chaos_webhook_duplicate,
-        webhook_reorder: a.chaos_webhook_reorder,
-        webhook_delay_ms: a.chaos_webhook_delay_ms,
-        seed: a.chaos_seed,
+        error_429: a.chaos.chaos_429,
+        error_500: a.chaos.chaos_500,
+        error_502: a.chaos.chaos_502,
+        error_503: a.chaos.chaos_503,
+        timeout_rate: a.chaos.chaos_timeout,
+        timeout_secs: a.chaos.chaos_timeout_secs,
+        latency_ms: a.chaos.chaos_latency_ms,
+        token_expired: a.chaos.chaos_token_expired,
+        webhook_drop: a.chaos.chaos_webhook_drop,
+        webhook_duplicate: a.chaos.chaos_webhook_duplicate,
+        webhook_reorder: a.chaos.chaos_webhook_reorder,
+        webhook_delay_ms: a.chaos.chaos_webhook_delay_ms,
+        seed: a.chaos.chaos_seed,
     };
-    cfg.chaos.validate().map_err(|e| anyhow::anyhow!("invalid chaos flags: {e}"))?;
+    cfg.chaos
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid chaos flags: {e}"))?;
     Ok(cfg)
 }
 
@@ -187,8 +230,12 @@ fn print(sb: &SandboxHandle, args: &SandboxArgs) {
     ];
     let toml = toml_fragment(&sb.base_url, &c.shop);
     if args.json {
-        let env: serde_json::Map<String, serde_json::Value> = env.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-        println!("{}", json!({"base_url": sb.base_url, "credentials": c, "env": env, "lockstep_toml": toml, "store": store}));
+        let env: serde_json::Map<String, serde_json::Value> =
+            env.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        println!(
+            "{}",
+            json!({"base_url": sb.base_url, "credentials": c, "env": env, "lockstep_toml": toml, "store": store})
+        );
         return;
     }
     let source = match &args.load {
@@ -196,11 +243,20 @@ fn print(sb: &SandboxHandle, args: &SandboxArgs) {
         None => format!("generated with seed {}", args.seed),
     };
     println!("lockstep sandbox listening on {}", sb.base_url);
-    println!("  store    {} customers, {} orders ({source})", store["customers"], store["orders"]);
-    println!("  shopify  {}/admin/api/2026-07/…  shop {}.myshopify.com", sb.base_url, c.shop);
+    println!(
+        "  store    {} customers, {} orders ({source})",
+        store["customers"], store["orders"]
+    );
+    println!(
+        "  shopify  {}/admin/api/2026-07/…  shop {}.myshopify.com",
+        sb.base_url, c.shop
+    );
     println!("  hubspot  {}/crm/v3/…", sb.base_url);
     println!("  klaviyo  {}/api/…", sb.base_url);
-    println!("  admin    {}/_sandbox/state | /_sandbox/requests | /_sandbox/chaos", sb.base_url);
+    println!(
+        "  admin    {}/_sandbox/state | /_sandbox/requests | /_sandbox/chaos",
+        sb.base_url
+    );
     println!();
     println!("# credentials");
     for (k, v) in env {
@@ -216,13 +272,14 @@ fn print(sb: &SandboxHandle, args: &SandboxArgs) {
 async fn interrupted() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -238,9 +295,14 @@ async fn interrupted() {
 pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     let cfg = config(&args)?;
     if args.load.is_none() && args.orders >= 200_000 && !args.json {
-        eprintln!("generating {} customers and {} orders…", args.customers, args.orders);
+        eprintln!(
+            "generating {} customers and {} orders…",
+            args.customers, args.orders
+        );
     }
-    let sb = Sandbox::start(cfg).await.context("cannot start the sandbox")?;
+    let sb = Sandbox::start(cfg)
+        .await
+        .context("cannot start the sandbox")?;
     print(&sb, &args);
     interrupted().await;
     sb.shutdown().await;

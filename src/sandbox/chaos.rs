@@ -55,7 +55,8 @@ impl ChaosConfig {
                 return Err(format!("{name} must be between 0 and 1, got {r}"));
             }
         }
-        let sum = self.error_429 + self.error_500 + self.error_502 + self.error_503 + self.timeout_rate;
+        let sum =
+            self.error_429 + self.error_500 + self.error_502 + self.error_503 + self.timeout_rate;
         if sum > 1.0 + 1e-9 {
             return Err(format!("error rates add up to {sum}, more than 1"));
         }
@@ -94,7 +95,10 @@ pub struct Chaos {
 impl Chaos {
     pub fn new(cfg: ChaosConfig) -> Chaos {
         let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        Chaos { cfg: RwLock::new(cfg), rng: Mutex::new(rng) }
+        Chaos {
+            cfg: RwLock::new(cfg),
+            rng: Mutex::new(rng),
+        }
     }
 
     pub fn config(&self) -> ChaosConfig {
@@ -143,7 +147,12 @@ impl Chaos {
 
     pub fn webhook(&self) -> WebhookFault {
         let c = self.config();
-        let mut f = WebhookFault { drop: false, duplicate: false, reorder: false, delay: Duration::from_millis(c.webhook_delay_ms) };
+        let mut f = WebhookFault {
+            drop: false,
+            duplicate: false,
+            reorder: false,
+            delay: Duration::from_millis(c.webhook_delay_ms),
+        };
         if c.webhook_drop > 0.0 {
             f.drop = self.draw() < c.webhook_drop;
         }
@@ -163,20 +172,40 @@ mod tests {
 
     #[test]
     fn rates_are_roughly_honoured_and_seeded() {
-        let cfg = ChaosConfig { error_500: 0.25, seed: 7, ..ChaosConfig::default() };
+        let cfg = ChaosConfig {
+            error_500: 0.25,
+            seed: 7,
+            ..ChaosConfig::default()
+        };
         let a = Chaos::new(cfg.clone());
         let b = Chaos::new(cfg);
         let fa: Vec<Fault> = (0..2000).map(|_| a.request()).collect();
         let fb: Vec<Fault> = (0..2000).map(|_| b.request()).collect();
         assert_eq!(fa, fb);
-        let errs = fa.iter().filter(|f| matches!(f, Fault::Status(s, _) if s.as_u16() == 500)).count();
+        let errs = fa
+            .iter()
+            .filter(|f| matches!(f, Fault::Status(s, _) if s.as_u16() == 500))
+            .count();
         assert!((400..600).contains(&errs), "{errs}");
     }
 
     #[test]
     fn invalid_rates_are_refused() {
         let c = Chaos::new(ChaosConfig::default());
-        assert!(c.set(ChaosConfig { error_429: 1.5, ..ChaosConfig::default() }).is_err());
-        assert!(c.set(ChaosConfig { error_429: 0.6, error_500: 0.6, ..ChaosConfig::default() }).is_err());
+        assert!(
+            c.set(ChaosConfig {
+                error_429: 1.5,
+                ..ChaosConfig::default()
+            })
+            .is_err()
+        );
+        assert!(
+            c.set(ChaosConfig {
+                error_429: 0.6,
+                error_500: 0.6,
+                ..ChaosConfig::default()
+            })
+            .is_err()
+        );
     }
 }

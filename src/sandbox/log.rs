@@ -63,7 +63,9 @@ pub fn template(path: &str) -> String {
             _ => (*seg, None),
         };
         let prev = if i > 0 { segs[i - 1] } else { "" };
-        let is_version = prev == "api" && i == 3 && (stem.len() == 7 && stem.as_bytes().get(4) == Some(&b'-') || stem == "unstable");
+        let is_version = prev == "api"
+            && i == 3
+            && (stem.len() == 7 && stem.as_bytes().get(4) == Some(&b'-') || stem == "unstable");
         let is_id = !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit());
         if is_version {
             out.push_str("{version}");
@@ -82,10 +84,21 @@ pub fn template(path: &str) -> String {
 
 impl RequestLog {
     pub fn new(capacity: usize) -> RequestLog {
-        RequestLog { capacity: capacity.max(1), inner: Mutex::new(Inner::default()) }
+        RequestLog {
+            capacity: capacity.max(1),
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
-    pub fn record(&self, method: &str, path: &str, query: Option<&str>, status: u16, millis: f64, injected: bool) {
+    pub fn record(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        status: u16,
+        millis: f64,
+        injected: bool,
+    ) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.seq += 1;
         if status == 429 {
@@ -94,7 +107,9 @@ impl RequestLog {
         if injected {
             g.injected += 1;
         }
-        *g.counts.entry((method.to_string(), template(path), status)).or_insert(0) += 1;
+        *g.counts
+            .entry((method.to_string(), template(path), status))
+            .or_insert(0) += 1;
         let e = Entry {
             seq: g.seq,
             at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -149,8 +164,14 @@ mod tests {
 
     #[test]
     fn templates_group_ids_and_versions() {
-        assert_eq!(template("/admin/api/2026-07/orders/123/refunds.json"), "/admin/api/{version}/orders/{id}/refunds.json");
-        assert_eq!(template("/crm/v3/objects/contacts/42"), "/crm/v3/objects/contacts/{id}");
+        assert_eq!(
+            template("/admin/api/2026-07/orders/123/refunds.json"),
+            "/admin/api/{version}/orders/{id}/refunds.json"
+        );
+        assert_eq!(
+            template("/crm/v3/objects/contacts/42"),
+            "/crm/v3/objects/contacts/{id}"
+        );
         assert_eq!(template("/api/profile-import"), "/api/profile-import");
     }
 }

@@ -8,17 +8,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use super::admin::{self, AdminState};
+use super::admin::{self, AdminState, StateFn};
 use super::chaos::{Chaos, ChaosConfig, Fault};
 use super::generator::{self, GeneratorConfig};
 use super::hubspot::{HubSpot, HubSpotOptions};
@@ -78,7 +78,9 @@ pub struct Credentials {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    #[error("cannot listen on 127.0.0.1:{port}: {source} (is another process using it? try --port 0)")]
+    #[error(
+        "cannot listen on 127.0.0.1:{port}: {source} (is another process using it? try --port 0)"
+    )]
     Bind { port: u16, source: std::io::Error },
     #[error(transparent)]
     Load(#[from] LoadError),
@@ -128,11 +130,21 @@ fn build_data(cfg: &SandboxConfig) -> Result<Data, SandboxError> {
     match &cfg.load {
         Some(path) => {
             let store = load::load_jsonl(path, &cfg.generator.shop)?;
-            Ok(Data { store, stream: None, contacts: Vec::new(), profiles: Vec::new() })
+            Ok(Data {
+                store,
+                stream: None,
+                contacts: Vec::new(),
+                profiles: Vec::new(),
+            })
         }
         None => {
             let g = generator::generate(&cfg.generator);
-            Ok(Data { store: g.store, stream: Some(generator::stream(&cfg.generator)), contacts: g.contacts, profiles: g.profiles })
+            Ok(Data {
+                store: g.store,
+                stream: Some(generator::stream(&cfg.generator)),
+                contacts: g.contacts,
+                profiles: g.profiles,
+            })
         }
     }
 }
@@ -150,7 +162,11 @@ fn injected_response(path: &str, status: StatusCode) -> Response {
         "shopify" => ApiError::injected(status),
         "hubspot" => HubSpot::chaos_response(status, retry_after),
         "klaviyo" => Klaviyo::chaos_response(status, retry_after),
-        _ => (status, Json(json!({"errors": status.canonical_reason().unwrap_or("error")}))).into_response(),
+        _ => (
+            status,
+            Json(json!({"errors": status.canonical_reason().unwrap_or("error")})),
+        )
+            .into_response(),
     }
 }
 
@@ -181,7 +197,14 @@ async fn platform_layer(State(st): State<LayerState>, req: Request, next: Next) 
         }
     };
     let millis = started.elapsed().as_secs_f64() * 1000.0;
-    st.log.record(&method, &path, query.as_deref(), resp.status().as_u16(), millis, injected);
+    st.log.record(
+        &method,
+        &path,
+        query.as_deref(),
+        resp.status().as_u16(),
+        millis,
+        injected,
+    );
     resp
 }
 
@@ -190,8 +213,14 @@ impl Sandbox {
     pub async fn start(cfg: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
         let listener = TcpListener::bind(("127.0.0.1", cfg.port))
             .await
-            .map_err(|source| SandboxError::Bind { port: cfg.port, source })?;
-        let addr = listener.local_addr().map_err(|source| SandboxError::Bind { port: cfg.port, source })?;
+            .map_err(|source| SandboxError::Bind {
+                port: cfg.port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+            port: cfg.port,
+            source,
+        })?;
         let base_url = format!("http://{addr}");
         let build_cfg = cfg.clone();
         let data = tokio::task::spawn_blocking(move || build_data(&build_cfg))
@@ -200,12 +229,18 @@ impl Sandbox {
         let shop_name = data.store.shop.name.clone();
         let chaos = Arc::new(Chaos::new(cfg.chaos.clone()));
         let log = Arc::new(RequestLog::new(cfg.request_log_capacity));
-        let shopify = Shopify::new(cfg.shopify.clone(), base_url.clone(), data.store, data.stream, chaos.clone());
+        let shopify = Shopify::new(
+            cfg.shopify.clone(),
+            base_url.clone(),
+            data.store,
+            data.stream,
+            chaos.clone(),
+        );
         let (seed_contacts, seed_profiles) = (data.contacts.len(), data.profiles.len());
 
         let mut platforms = shopify.router();
         let admin_routes = shopify.admin_router();
-        let mut states: Vec<(&'static str, Arc<dyn Fn() -> Value + Send + Sync>)> = Vec::new();
+        let mut states: Vec<(&'static str, StateFn)> = Vec::new();
         let s = shopify.clone();
         states.push(("shopify", Arc::new(move || s.state_json())));
         // CRM emulators: one block each. Their routers carry both their platform
@@ -219,13 +254,20 @@ impl Sandbox {
         let k = klaviyo.clone();
         states.push(("klaviyo", Arc::new(move || k.state_json())));
 
-        let state_fn: Arc<dyn Fn() -> Value + Send + Sync> = Arc::new(move || {
+        let state_fn: StateFn = Arc::new(move || {
             Value::Object(states.iter().map(|(k, f)| (k.to_string(), f())).collect())
         });
-        let layer = LayerState { chaos: chaos.clone(), log: log.clone() };
+        let layer = LayerState {
+            chaos: chaos.clone(),
+            log: log.clone(),
+        };
         let app = platforms
             .merge(admin_routes)
-            .merge(admin::router(AdminState { chaos: chaos.clone(), log: log.clone(), state: state_fn }))
+            .merge(admin::router(AdminState {
+                chaos: chaos.clone(),
+                log: log.clone(),
+                state: state_fn,
+            }))
             .layer(axum::middleware::from_fn_with_state(layer, platform_layer));
 
         let (tx, rx) = oneshot::channel::<()>();

@@ -10,7 +10,18 @@ use serde_json::Value;
 #[tokio::test]
 async fn the_sandbox_verb_prints_credentials_and_serves() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lockstep"))
-        .args(["sandbox", "--port", "0", "--json", "--customers", "10", "--orders", "30", "--shopify-token", "shpat_cli_test"])
+        .args([
+            "sandbox",
+            "--port",
+            "0",
+            "--json",
+            "--customers",
+            "10",
+            "--orders",
+            "30",
+            "--shopify-token",
+            "shpat_cli_test",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -21,7 +32,10 @@ async fn the_sandbox_verb_prints_credentials_and_serves() {
         let _ = BufReader::new(stdout).read_line(&mut line);
         line
     });
-    let line = tokio::time::timeout(Duration::from_secs(60), line).await.expect("prints in time").expect("read");
+    let line = tokio::time::timeout(Duration::from_secs(60), line)
+        .await
+        .expect("prints in time")
+        .expect("read");
     let info: Result<Value, _> = serde_json::from_str(&line);
     let result = async {
         let info = info.map_err(|e| format!("not JSON: {e}: {line}"))?;
@@ -30,11 +44,15 @@ async fn the_sandbox_verb_prints_credentials_and_serves() {
             return Err(format!("token flag not applied: {info}"));
         }
         let toml = info["lockstep_toml"].as_str().ok_or("no toml")?;
-        if !toml.contains(&format!("base_url = \"{base}\"")) || !toml.contains("${SHOPIFY_ACCESS_TOKEN}") {
+        if !toml.contains(&format!("base_url = \"{base}\""))
+            || !toml.contains("${SHOPIFY_ACCESS_TOKEN}")
+        {
             return Err(format!("toml fragment: {toml}"));
         }
         let r = reqwest::Client::new()
-            .get(format!("{base}/admin/api/2026-07/orders/count.json?status=any"))
+            .get(format!(
+                "{base}/admin/api/2026-07/orders/count.json?status=any"
+            ))
             .header("X-Shopify-Access-Token", "shpat_cli_test")
             .timeout(Duration::from_secs(10))
             .send()

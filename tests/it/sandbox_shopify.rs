@@ -18,9 +18,19 @@ use sha2::Sha256;
 const V: &str = "2026-07";
 
 fn config(customers: usize, orders: usize, seed: u64) -> SandboxConfig {
-    let mut cfg = SandboxConfig::default();
-    cfg.generator = GeneratorConfig { seed, customers, orders, ..GeneratorConfig::default() };
-    cfg.shopify.bucket = BucketConfig { size: 0, leak_per_sec: 0.0 };
+    let mut cfg = SandboxConfig {
+        generator: GeneratorConfig {
+            seed,
+            customers,
+            orders,
+            ..GeneratorConfig::default()
+        },
+        ..SandboxConfig::default()
+    };
+    cfg.shopify.bucket = BucketConfig {
+        size: 0,
+        leak_per_sec: 0.0,
+    };
     cfg.shopify.webhook_retry_base = Duration::from_millis(10);
     cfg
 }
@@ -33,14 +43,24 @@ async fn start(cfg: SandboxConfig) -> SandboxHandle {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client")
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
 }
 
 async fn get(sb: &SandboxHandle, url: &str) -> reqwest::Response {
-    let url = if url.starts_with("http") { url.to_string() } else { format!("{}{url}", sb.base_url) };
+    let url = if url.starts_with("http") {
+        url.to_string()
+    } else {
+        format!("{}{url}", sb.base_url)
+    };
     client()
         .get(url)
-        .header("X-Shopify-Access-Token", &sb.credentials.shopify_access_token)
+        .header(
+            "X-Shopify-Access-Token",
+            &sb.credentials.shopify_access_token,
+        )
         .send()
         .await
         .expect("request")
@@ -49,11 +69,13 @@ async fn get(sb: &SandboxHandle, url: &str) -> reqwest::Response {
 /// The `rel="next"` URL of a Link header, parsed as a client would.
 fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
     let link = headers.get("link")?.to_str().ok()?;
-    link.split(", ").find(|l| l.ends_with("rel=\"next\"")).map(|l| {
-        let start = l.find('<').unwrap_or(0) + 1;
-        let end = l.find('>').unwrap_or(l.len());
-        l[start..end].to_string()
-    })
+    link.split(", ")
+        .find(|l| l.ends_with("rel=\"next\""))
+        .map(|l| {
+            let start = l.find('<').unwrap_or(0) + 1;
+            let end = l.find('>').unwrap_or(l.len());
+            l[start..end].to_string()
+        })
 }
 
 /// Walk a list endpoint by Link headers, returning every id seen.
@@ -81,25 +103,46 @@ async fn pagination_walks_every_record_exactly_once() {
     let truth = generator::generate(&cfg.generator).store;
     let sb = start(cfg).await;
 
-    let customers = walk(&sb, &format!("/admin/api/{V}/customers.json?limit=50"), "customers").await;
+    let customers = walk(
+        &sb,
+        &format!("/admin/api/{V}/customers.json?limit=50"),
+        "customers",
+    )
+    .await;
     let want: Vec<u64> = truth.customers.iter().map(|c| c.id).collect();
     assert_eq!(customers, want, "every customer once, in id order");
 
-    let orders = walk(&sb, &format!("/admin/api/{V}/orders.json?status=any&limit=77"), "orders").await;
+    let orders = walk(
+        &sb,
+        &format!("/admin/api/{V}/orders.json?status=any&limit=77"),
+        "orders",
+    )
+    .await;
     let want: Vec<u64> = truth.orders.iter().map(|o| o.id).collect();
     assert_eq!(orders, want);
 
     // Incremental shape: updated_at window, ordered by updated_at.
     let min = truth.orders[truth.orders.len() / 2].updated_at;
-    let min_s = chrono::DateTime::from_timestamp(min, 0).expect("ts").to_rfc3339();
+    let min_s = chrono::DateTime::from_timestamp(min, 0)
+        .expect("ts")
+        .to_rfc3339();
     let first = format!(
         "/admin/api/{V}/orders.json?status=any&limit=33&order=updated_at%20asc&updated_at_min={}",
         url::form_urlencoded::byte_serialize(min_s.as_bytes()).collect::<String>()
     );
     let mut got = walk(&sb, &first, "orders").await;
-    let mut want: Vec<(i64, u64)> = truth.orders.iter().filter(|o| o.updated_at >= min).map(|o| (o.updated_at, o.id)).collect();
+    let mut want: Vec<(i64, u64)> = truth
+        .orders
+        .iter()
+        .filter(|o| o.updated_at >= min)
+        .map(|o| (o.updated_at, o.id))
+        .collect();
     want.sort();
-    assert_eq!(got, want.iter().map(|w| w.1).collect::<Vec<_>>(), "ordered by updated_at, then id");
+    assert_eq!(
+        got,
+        want.iter().map(|w| w.1).collect::<Vec<_>>(),
+        "ordered by updated_at, then id"
+    );
     got.sort();
     got.dedup();
     assert_eq!(got.len(), want.len(), "no duplicates");
@@ -109,10 +152,16 @@ async fn pagination_walks_every_record_exactly_once() {
         let sb = &sb;
         async move {
             let r = get(sb, &format!("/admin/api/{V}/orders/count.json{q}")).await;
-            r.json::<Value>().await.expect("json")["count"].as_u64().expect("count")
+            r.json::<Value>().await.expect("json")["count"]
+                .as_u64()
+                .expect("count")
         }
     };
-    let open = truth.orders.iter().filter(|o| o.closed_at.is_none() && o.cancelled_at.is_none()).count() as u64;
+    let open = truth
+        .orders
+        .iter()
+        .filter(|o| o.closed_at.is_none() && o.cancelled_at.is_none())
+        .count() as u64;
     assert_eq!(count("").await, open);
     assert_eq!(count("?status=any").await, truth.orders.len() as u64);
     assert!(open < truth.orders.len() as u64);
@@ -122,16 +171,26 @@ async fn pagination_walks_every_record_exactly_once() {
 #[tokio::test]
 async fn forbidden_parameter_mixes_and_limits_are_rejected() {
     let sb = start(config(30, 120, 3)).await;
-    let r = get(&sb, &format!("/admin/api/{V}/orders.json?status=any&limit=10")).await;
+    let r = get(
+        &sb,
+        &format!("/admin/api/{V}/orders.json?status=any&limit=10"),
+    )
+    .await;
     let next = next_link(r.headers()).expect("a next link");
-    assert!(next.contains("page_info=") && !next.contains("status="), "{next}");
+    assert!(
+        next.contains("page_info=") && !next.contains("status="),
+        "{next}"
+    );
 
     // Filters other than limit/fields next to page_info: Shopify's 400.
     let r = get(&sb, &format!("{next}&status=any")).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let body: Value = r.json().await.expect("json");
     let msg = body["errors"]["status"].as_str().unwrap_or_default();
-    assert!(msg.starts_with("status cannot be passed when page_info is present"), "{body}");
+    assert!(
+        msg.starts_with("status cannot be passed when page_info is present"),
+        "{body}"
+    );
     let r = get(&sb, &format!("{next}&updated_at_min=2020-01-01T00:00:00Z")).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // limit and fields may change.
@@ -147,7 +206,12 @@ async fn forbidden_parameter_mixes_and_limits_are_rejected() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 
     // limit: 250 is the maximum.
-    assert_eq!(get(&sb, &format!("/admin/api/{V}/orders.json?limit=250")).await.status(), StatusCode::OK);
+    assert_eq!(
+        get(&sb, &format!("/admin/api/{V}/orders.json?limit=250"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let r = get(&sb, &format!("/admin/api/{V}/orders.json?limit=251")).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = get(&sb, &format!("/admin/api/{V}/customers.json?limit=0")).await;
@@ -162,33 +226,65 @@ async fn requests_without_a_valid_token_get_401() {
     let r = client().get(&url).send().await.expect("request");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let body: Value = r.json().await.expect("json");
-    assert_eq!(body["errors"], "[API] Invalid API key or access token (unrecognized login or wrong password)");
-    let r = client().get(&url).header("X-Shopify-Access-Token", "shpat_wrong").send().await.expect("request");
+    assert_eq!(
+        body["errors"],
+        "[API] Invalid API key or access token (unrecognized login or wrong password)"
+    );
+    let r = client()
+        .get(&url)
+        .header("X-Shopify-Access-Token", "shpat_wrong")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(get(&sb, &url).await.status(), StatusCode::OK);
     // Unknown API version shapes are not served.
-    assert_eq!(get(&sb, "/admin/api/v3/customers.json").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&sb, "/admin/api/v3/customers.json").await.status(),
+        StatusCode::NOT_FOUND
+    );
     sb.shutdown().await;
 }
 
 #[tokio::test]
 async fn leaky_bucket_throttles_exactly_when_full_and_recovers_at_the_leak_rate() {
     let mut cfg = config(5, 10, 1);
-    cfg.shopify.bucket = BucketConfig { size: 4, leak_per_sec: 2.0 };
+    cfg.shopify.bucket = BucketConfig {
+        size: 4,
+        leak_per_sec: 2.0,
+    };
     let sb = start(cfg).await;
     let url = format!("/admin/api/{V}/shop.json");
     for used in 1..=4 {
         let r = get(&sb, &url).await;
         assert_eq!(r.status(), StatusCode::OK, "request {used} fits");
-        let h = r.headers()["x-shopify-shop-api-call-limit"].to_str().expect("header");
+        let h = r.headers()["x-shopify-shop-api-call-limit"]
+            .to_str()
+            .expect("header");
         assert_eq!(h, format!("{used}/4"));
     }
     let r = get(&sb, &url).await;
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the 5th overflows");
-    let retry: f64 = r.headers()["retry-after"].to_str().expect("retry-after").parse().expect("float seconds");
-    assert!(retry > 0.0 && retry <= 0.5 + 1e-9, "one drop leaks in 0.5 s: {retry}");
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the 5th overflows"
+    );
+    let retry: f64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("retry-after")
+        .parse()
+        .expect("float seconds");
+    assert!(
+        retry > 0.0 && retry <= 0.5 + 1e-9,
+        "one drop leaks in 0.5 s: {retry}"
+    );
     let body: Value = r.json().await.expect("json");
-    assert!(body["errors"].as_str().unwrap_or_default().starts_with("Exceeded 2 calls per second"));
+    assert!(
+        body["errors"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Exceeded 2 calls per second")
+    );
 
     // One drop leaks every 0.5 s: after 0.6 s exactly one more request fits.
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -202,7 +298,14 @@ async fn leaky_bucket_throttles_exactly_when_full_and_recovers_at_the_leak_rate(
     for _ in 0..4 {
         assert_eq!(get(&sb, &url).await.status(), StatusCode::OK);
     }
-    let log: Value = client().get(format!("{}/_sandbox/requests", sb.base_url)).send().await.expect("log").json().await.expect("json");
+    let log: Value = client()
+        .get(format!("{}/_sandbox/requests", sb.base_url))
+        .send()
+        .await
+        .expect("log")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(log["throttled_429"], 2);
     sb.shutdown().await;
 }
@@ -218,11 +321,17 @@ async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<(HeaderMap, Bytes
             async move {
                 let mut v = g.lock().expect("lock");
                 v.push((headers, body));
-                if v.len() <= fail_first { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK }
+                if v.len() <= fail_first {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::OK
+                }
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -244,16 +353,30 @@ async fn webhooks_carry_verifiable_signatures_and_are_retried() {
     let http = client();
     let r = http
         .post(format!("{}/admin/api/{V}/webhooks.json", sb.base_url))
-        .header("X-Shopify-Access-Token", &sb.credentials.shopify_access_token)
+        .header(
+            "X-Shopify-Access-Token",
+            &sb.credentials.shopify_access_token,
+        )
         .json(&json!({"webhook": {"topic": "refunds/create", "address": hook, "format": "json"}}))
         .send()
         .await
         .expect("subscribe");
     assert_eq!(r.status(), StatusCode::CREATED);
 
-    let order_id = sb.shopify.read(|s| s.orders.iter().find(|o| o.financial.captured() && o.refunds.is_empty()).map(|o| o.id)).expect("a paid order");
+    let order_id = sb
+        .shopify
+        .read(|s| {
+            s.orders
+                .iter()
+                .find(|o| o.financial.captured() && o.refunds.is_empty())
+                .map(|o| o.id)
+        })
+        .expect("a paid order");
     let r = http
-        .post(format!("{}/_sandbox/shopify/orders/{order_id}/refund", sb.base_url))
+        .post(format!(
+            "{}/_sandbox/shopify/orders/{order_id}/refund",
+            sb.base_url
+        ))
         .json(&json!({"full": true}))
         .send()
         .await
@@ -267,28 +390,61 @@ async fn webhooks_carry_verifiable_signatures_and_are_retried() {
     for (headers, body) in &got {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
         mac.update(body);
-        let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-        assert_eq!(headers["x-shopify-hmac-sha256"].to_str().expect("hmac"), expected);
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        assert_eq!(
+            headers["x-shopify-hmac-sha256"].to_str().expect("hmac"),
+            expected
+        );
         assert_eq!(headers["x-shopify-topic"], "refunds/create");
-        assert_eq!(headers["x-shopify-shop-domain"], "lockstep-sandbox.myshopify.com");
+        assert_eq!(
+            headers["x-shopify-shop-domain"],
+            "lockstep-sandbox.myshopify.com"
+        );
         assert_eq!(headers["x-shopify-api-version"], V);
-        for h in ["x-shopify-webhook-id", "x-shopify-event-id", "x-shopify-triggered-at"] {
+        for h in [
+            "x-shopify-webhook-id",
+            "x-shopify-event-id",
+            "x-shopify-triggered-at",
+        ] {
             assert!(headers.contains_key(h), "{h}");
         }
         let refund: Value = serde_json::from_slice(body).expect("json body");
         assert_eq!(refund["order_id"], order_id);
-        assert!(refund["refund_line_items"][0]["subtotal"].is_number(), "refund line money is a number");
-        assert!(refund["transactions"][0]["amount"].is_string(), "transaction money is a string");
+        assert!(
+            refund["refund_line_items"][0]["subtotal"].is_number(),
+            "refund line money is a number"
+        );
+        assert!(
+            refund["transactions"][0]["amount"].is_string(),
+            "transaction money is a string"
+        );
     }
-    let event_ids: Vec<_> = got.iter().map(|(h, _)| h["x-shopify-event-id"].clone()).collect();
-    assert!(event_ids.windows(2).all(|w| w[0] == w[1]), "retries keep the event id");
+    let event_ids: Vec<_> = got
+        .iter()
+        .map(|(h, _)| h["x-shopify-event-id"].clone())
+        .collect();
+    assert!(
+        event_ids.windows(2).all(|w| w[0] == w[1]),
+        "retries keep the event id"
+    );
     // A tampered body no longer verifies.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(b"{}");
     let other = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    assert_ne!(got[0].0["x-shopify-hmac-sha256"].to_str().expect("hmac"), other);
+    assert_ne!(
+        got[0].0["x-shopify-hmac-sha256"].to_str().expect("hmac"),
+        other
+    );
 
-    let d: Value = http.get(format!("{}/_sandbox/webhooks/deliveries", sb.base_url)).send().await.expect("d").json().await.expect("json");
+    let d: Value = http
+        .get(format!("{}/_sandbox/webhooks/deliveries", sb.base_url))
+        .send()
+        .await
+        .expect("d")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(d["deliveries"][0]["status"], "delivered");
     assert_eq!(d["deliveries"][0]["attempts"], 3);
     sb.shutdown().await;
@@ -299,21 +455,51 @@ async fn stream_changes_bump_updated_at_and_fire_webhooks() {
     let sb = start(config(20, 60, 8)).await;
     let (hook, got) = receiver(0).await;
     let http = client();
-    for topic in ["orders/create", "customers/create", "customers/update", "orders/updated"] {
-        let r = http.post(format!("{}/_sandbox/webhooks", sb.base_url)).json(&json!({"topic": topic, "address": hook})).send().await.expect("sub");
+    for topic in [
+        "orders/create",
+        "customers/create",
+        "customers/update",
+        "orders/updated",
+    ] {
+        let r = http
+            .post(format!("{}/_sandbox/webhooks", sb.base_url))
+            .json(&json!({"topic": topic, "address": hook}))
+            .send()
+            .await
+            .expect("sub");
         assert_eq!(r.status(), StatusCode::CREATED);
     }
     let before = sb.shopify.read(|s| (s.clock, s.orders.len()));
-    let r: Value = http.post(format!("{}/_sandbox/shopify/advance", sb.base_url)).json(&json!({"events": 40})).send().await.expect("advance").json().await.expect("json");
+    let r: Value = http
+        .post(format!("{}/_sandbox/shopify/advance", sb.base_url))
+        .json(&json!({"events": 40}))
+        .send()
+        .await
+        .expect("advance")
+        .json()
+        .await
+        .expect("json");
     let fired = r["events"].as_u64().expect("events");
     assert!(fired > 0);
     let after = sb.shopify.read(|s| (s.clock, s.orders.len()));
-    assert!(after.0 > before.0 && after.1 > before.1, "{before:?} -> {after:?}");
+    assert!(
+        after.0 > before.0 && after.1 > before.1,
+        "{before:?} -> {after:?}"
+    );
     // Everything changed since the old clock is visible through updated_at_min.
-    let since = chrono::DateTime::from_timestamp(before.0 + 1, 0).expect("ts").to_rfc3339();
+    let since = chrono::DateTime::from_timestamp(before.0 + 1, 0)
+        .expect("ts")
+        .to_rfc3339();
     let q = url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>();
-    let ids = walk(&sb, &format!("/admin/api/{V}/orders.json?status=any&updated_at_min={q}"), "orders").await;
-    let want = sb.shopify.read(|s| s.orders.iter().filter(|o| o.updated_at > before.0).count());
+    let ids = walk(
+        &sb,
+        &format!("/admin/api/{V}/orders.json?status=any&updated_at_min={q}"),
+        "orders",
+    )
+    .await;
+    let want = sb
+        .shopify
+        .read(|s| s.orders.iter().filter(|o| o.updated_at > before.0).count());
     assert_eq!(ids.len(), want);
     assert!(want > 0);
     wait_for(&got, 1).await;
@@ -323,11 +509,29 @@ async fn stream_changes_bump_updated_at_and_fire_webhooks() {
 
 #[tokio::test]
 async fn same_seed_gives_identical_data_and_another_seed_does_not() {
-    let a = generator::generate(&GeneratorConfig { seed: 9, customers: 300, orders: 1500, ..GeneratorConfig::default() });
-    let b = generator::generate(&GeneratorConfig { seed: 9, customers: 300, orders: 1500, ..GeneratorConfig::default() });
-    let c = generator::generate(&GeneratorConfig { seed: 10, customers: 300, orders: 1500, ..GeneratorConfig::default() });
+    let a = generator::generate(&GeneratorConfig {
+        seed: 9,
+        customers: 300,
+        orders: 1500,
+        ..GeneratorConfig::default()
+    });
+    let b = generator::generate(&GeneratorConfig {
+        seed: 9,
+        customers: 300,
+        orders: 1500,
+        ..GeneratorConfig::default()
+    });
+    let c = generator::generate(&GeneratorConfig {
+        seed: 10,
+        customers: 300,
+        orders: 1500,
+        ..GeneratorConfig::default()
+    });
     assert!(a == b, "same seed, same store and CRM seeds");
-    assert!(a.store.orders != c.store.orders, "another seed, another store");
+    assert!(
+        a.store.orders != c.store.orders,
+        "another seed, another store"
+    );
 
     // Byte-identical over HTTP too.
     let s1 = start(config(50, 200, 9)).await;
@@ -339,15 +543,48 @@ async fn same_seed_gives_identical_data_and_another_seed_does_not() {
 
     // The mess is there: guests, aliases, multi-currency, refunds, cancellations, tests.
     let s = &a.store;
-    assert!(s.orders.iter().any(|o| o.customer_id.is_none()), "guest checkouts");
-    assert!(s.orders.iter().any(|o| o.presentment_currency != o.currency), "multi-currency");
-    assert!(s.orders.iter().any(|o| o.refunds.len() == 1 && o.financial.as_str() == "partially_refunded"));
-    assert!(s.orders.iter().any(|o| o.financial.as_str() == "voided" && o.cancelled_at.is_some()));
-    assert!(s.orders.iter().any(|o| o.refunds.iter().any(|r| r.shipping.0 > 0)), "shipping refunds");
+    assert!(
+        s.orders.iter().any(|o| o.customer_id.is_none()),
+        "guest checkouts"
+    );
+    assert!(
+        s.orders
+            .iter()
+            .any(|o| o.presentment_currency != o.currency),
+        "multi-currency"
+    );
+    assert!(
+        s.orders
+            .iter()
+            .any(|o| o.refunds.len() == 1 && o.financial.as_str() == "partially_refunded")
+    );
+    assert!(
+        s.orders
+            .iter()
+            .any(|o| o.financial.as_str() == "voided" && o.cancelled_at.is_some())
+    );
+    assert!(
+        s.orders
+            .iter()
+            .any(|o| o.refunds.iter().any(|r| r.shipping.0 > 0)),
+        "shipping refunds"
+    );
     assert!(s.orders.iter().any(|o| o.discount.is_some()));
-    assert!(s.customers.iter().any(|c| c.email.as_deref().is_some_and(|e| e.contains('+'))), "+tag aliases");
-    assert!(s.customers.iter().any(|c| c.email.as_deref().is_some_and(|e| e.ends_with("@privaterelay.appleid.com"))));
-    assert!(!a.contacts.is_empty() && a.contacts.len() < s.customers.len(), "CRM has missing contacts");
+    assert!(
+        s.customers
+            .iter()
+            .any(|c| c.email.as_deref().is_some_and(|e| e.contains('+'))),
+        "+tag aliases"
+    );
+    assert!(s.customers.iter().any(|c| {
+        c.email
+            .as_deref()
+            .is_some_and(|e| e.ends_with("@privaterelay.appleid.com"))
+    }));
+    assert!(
+        !a.contacts.is_empty() && a.contacts.len() < s.customers.len(),
+        "CRM has missing contacts"
+    );
     s1.shutdown().await;
     s2.shutdown().await;
 }
@@ -366,15 +603,29 @@ async fn chaos_rates_are_honoured_and_inspectable() {
     let n = 300;
     let mut seen = std::collections::BTreeMap::new();
     for _ in 0..n {
-        let s = get(&sb, &format!("/admin/api/{V}/customers/count.json")).await.status().as_u16();
+        let s = get(&sb, &format!("/admin/api/{V}/customers/count.json"))
+            .await
+            .status()
+            .as_u16();
         *seen.entry(s).or_insert(0u64) += 1;
     }
-    let (s503, s500, s200) = (seen.get(&503).copied().unwrap_or(0), seen.get(&500).copied().unwrap_or(0), seen.get(&200).copied().unwrap_or(0));
+    let (s503, s500, s200) = (
+        seen.get(&503).copied().unwrap_or(0),
+        seen.get(&500).copied().unwrap_or(0),
+        seen.get(&200).copied().unwrap_or(0),
+    );
     assert!((60..=120).contains(&s503), "≈30% 503: {seen:?}");
     assert!((35..=85).contains(&s500), "≈20% 500: {seen:?}");
     assert_eq!(s503 + s500 + s200, n);
 
-    let log: Value = http.get(format!("{}/_sandbox/requests", sb.base_url)).send().await.expect("log").json().await.expect("json");
+    let log: Value = http
+        .get(format!("{}/_sandbox/requests", sb.base_url))
+        .send()
+        .await
+        .expect("log")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(log["total"], n);
     assert_eq!(log["injected"], s503 + s500);
     let count = |status: u64| {
@@ -382,21 +633,56 @@ async fn chaos_rates_are_honoured_and_inspectable() {
             .as_array()
             .expect("list")
             .iter()
-            .find(|e| e["endpoint"] == "/admin/api/{version}/customers/count.json" && e["status"] == status)
+            .find(|e| {
+                e["endpoint"] == "/admin/api/{version}/customers/count.json"
+                    && e["status"] == status
+            })
             .and_then(|e| e["count"].as_u64())
             .unwrap_or(0)
     };
     assert_eq!((count(503), count(500), count(200)), (s503, s500, s200));
 
     // Token expiry, then all chaos off; admin routes were never affected.
-    http.post(format!("{}/_sandbox/chaos", sb.base_url)).json(&json!({"token_expired": true})).send().await.expect("chaos");
-    assert_eq!(get(&sb, &format!("/admin/api/{V}/shop.json")).await.status(), StatusCode::UNAUTHORIZED);
-    let r = http.post(format!("{}/_sandbox/chaos", sb.base_url)).json(&json!({"error_500": 2.0})).send().await.expect("chaos");
+    http.post(format!("{}/_sandbox/chaos", sb.base_url))
+        .json(&json!({"token_expired": true}))
+        .send()
+        .await
+        .expect("chaos");
+    assert_eq!(
+        get(&sb, &format!("/admin/api/{V}/shop.json"))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let r = http
+        .post(format!("{}/_sandbox/chaos", sb.base_url))
+        .json(&json!({"error_500": 2.0}))
+        .send()
+        .await
+        .expect("chaos");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "invalid rates refused");
-    http.delete(format!("{}/_sandbox/chaos", sb.base_url)).send().await.expect("chaos off");
-    assert_eq!(get(&sb, &format!("/admin/api/{V}/shop.json")).await.status(), StatusCode::OK);
-    http.delete(format!("{}/_sandbox/requests", sb.base_url)).send().await.expect("reset");
-    let log: Value = http.get(format!("{}/_sandbox/requests", sb.base_url)).send().await.expect("log").json().await.expect("json");
+    http.delete(format!("{}/_sandbox/chaos", sb.base_url))
+        .send()
+        .await
+        .expect("chaos off");
+    assert_eq!(
+        get(&sb, &format!("/admin/api/{V}/shop.json"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    http.delete(format!("{}/_sandbox/requests", sb.base_url))
+        .send()
+        .await
+        .expect("reset");
+    let log: Value = http
+        .get(format!("{}/_sandbox/requests", sb.base_url))
+        .send()
+        .await
+        .expect("log")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(log["total"], 0);
     sb.shutdown().await;
 }

@@ -50,12 +50,14 @@ fn pick(v: &Value, keys: &[&str]) -> Vec<Value> {
 
 #[tokio::test]
 async fn an_exported_store_loads_back_the_same() {
-    let mut cfg = SandboxConfig::default();
-    cfg.generator = GeneratorConfig {
-        seed: 31,
-        customers: 40,
-        orders: 150,
-        ..GeneratorConfig::default()
+    let mut cfg = SandboxConfig {
+        generator: GeneratorConfig {
+            seed: 31,
+            customers: 40,
+            orders: 150,
+            ..GeneratorConfig::default()
+        },
+        ..SandboxConfig::default()
     };
     cfg.shopify.bucket = BucketConfig {
         size: 0,
@@ -148,10 +150,26 @@ async fn an_exported_store_loads_back_the_same() {
                         .as_array()
                         .expect("lines")
                         .iter()
-                        .map(|l| Value::Array(pick(l, &["id", "line_item_id", "quantity", "subtotal", "total_tax"])))
+                        .map(|l| {
+                            Value::Array(pick(
+                                l,
+                                &["id", "line_item_id", "quantity", "subtotal", "total_tax"],
+                            ))
+                        })
                         .collect();
-                    let adj: Vec<Value> = r["order_adjustments"].as_array().expect("adj").iter().map(|a| Value::Array(pick(a, &["kind", "amount"]))).collect();
-                    Value::Array(vec![r["id"].clone(), r["created_at"].clone(), Value::Array(lines), Value::Array(adj), r["transactions"][0]["amount"].clone()])
+                    let adj: Vec<Value> = r["order_adjustments"]
+                        .as_array()
+                        .expect("adj")
+                        .iter()
+                        .map(|a| Value::Array(pick(a, &["kind", "amount"])))
+                        .collect();
+                    Value::Array(vec![
+                        r["id"].clone(),
+                        r["created_at"].clone(),
+                        Value::Array(lines),
+                        Value::Array(adj),
+                        r["transactions"][0]["amount"].clone(),
+                    ])
                 })
                 .collect()
         };

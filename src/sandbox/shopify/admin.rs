@@ -53,18 +53,25 @@ fn err(status: StatusCode, msg: impl std::fmt::Display) -> Response {
 
 fn mutate_err(e: MutateError) -> Response {
     let status = match e {
-        MutateError::NoCustomer(_) | MutateError::NoOrder(_) | MutateError::NoInventory(..) => StatusCode::NOT_FOUND,
+        MutateError::NoCustomer(_) | MutateError::NoOrder(_) | MutateError::NoInventory(..) => {
+            StatusCode::NOT_FOUND
+        }
         _ => StatusCode::CONFLICT,
     };
     err(status, e)
 }
 
 /// Parse an optional JSON body (empty = defaults).
-fn body<T: for<'de> Deserialize<'de> + Default>(raw: &[u8]) -> Result<T, Response> {
+fn body<T: for<'de> Deserialize<'de> + Default>(raw: &[u8]) -> Result<T, Box<Response>> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(raw).map_err(|e| err(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    serde_json::from_slice(raw).map_err(|e| {
+        Box::new(err(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {e}"),
+        ))
+    })
 }
 
 fn done(shop: &Shopify, events: usize) -> Response {
@@ -92,7 +99,7 @@ const MAX_EVENTS_PER_CALL: u64 = 1_000_000;
 async fn advance(State(shop): State<Arc<Shopify>>, raw: axum::body::Bytes) -> Response {
     let a: Advance = match body(&raw) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if a.seconds.is_some_and(|s| s < 0) {
         return err(StatusCode::BAD_REQUEST, "seconds must be >= 0");
@@ -126,12 +133,21 @@ struct RefundBody {
     note: Option<String>,
 }
 
-async fn refund(State(shop): State<Arc<Shopify>>, Path(id): Path<u64>, raw: axum::body::Bytes) -> Response {
+async fn refund(
+    State(shop): State<Arc<Shopify>>,
+    Path(id): Path<u64>,
+    raw: axum::body::Bytes,
+) -> Response {
     let b: RefundBody = match body(&raw) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    let spec = RefundSpec { full: b.full || (b.lines.is_empty() && !b.shipping), lines: b.lines, shipping: b.shipping, note: b.note };
+    let spec = RefundSpec {
+        full: b.full || (b.lines.is_empty() && !b.shipping),
+        lines: b.lines,
+        shipping: b.shipping,
+        note: b.note,
+    };
     match shop.mutate(|s, _| mutate::refund_order(s, id, &spec)) {
         Ok(n) => done(&shop, n),
         Err(e) => mutate_err(e),
@@ -144,10 +160,14 @@ struct CancelBody {
     reason: Option<String>,
 }
 
-async fn cancel(State(shop): State<Arc<Shopify>>, Path(id): Path<u64>, raw: axum::body::Bytes) -> Response {
+async fn cancel(
+    State(shop): State<Arc<Shopify>>,
+    Path(id): Path<u64>,
+    raw: axum::body::Bytes,
+) -> Response {
     let b: CancelBody = match body(&raw) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let reason = match b.reason.as_deref() {
         Some("fraud") => "fraud",
@@ -168,10 +188,14 @@ struct FulfilBody {
     close: bool,
 }
 
-async fn fulfil(State(shop): State<Arc<Shopify>>, Path(id): Path<u64>, raw: axum::body::Bytes) -> Response {
+async fn fulfil(
+    State(shop): State<Arc<Shopify>>,
+    Path(id): Path<u64>,
+    raw: axum::body::Bytes,
+) -> Response {
     let b: FulfilBody = match body(&raw) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match shop.mutate(|s, _| mutate::fulfil_order(s, id, b.close)) {
         Ok(n) => done(&shop, n),
@@ -179,10 +203,14 @@ async fn fulfil(State(shop): State<Arc<Shopify>>, Path(id): Path<u64>, raw: axum
     }
 }
 
-async fn update_customer(State(shop): State<Arc<Shopify>>, Path(id): Path<u64>, raw: axum::body::Bytes) -> Response {
+async fn update_customer(
+    State(shop): State<Arc<Shopify>>,
+    Path(id): Path<u64>,
+    raw: axum::body::Bytes,
+) -> Response {
     let patch: CustomerPatch = match body(&raw) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match shop.mutate(|s, _| mutate::update_customer(s, id, &patch)) {
         Ok(n) => done(&shop, n),
@@ -207,9 +235,11 @@ struct InventoryBody {
 async fn inventory(State(shop): State<Arc<Shopify>>, raw: axum::body::Bytes) -> Response {
     let b: InventoryBody = match body(&raw) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    match shop.mutate(|s, _| mutate::set_inventory(s, b.inventory_item_id, b.location_id, b.available)) {
+    match shop
+        .mutate(|s, _| mutate::set_inventory(s, b.inventory_item_id, b.location_id, b.available))
+    {
         Ok(n) => done(&shop, n),
         Err(e) => mutate_err(e),
     }
@@ -229,7 +259,7 @@ struct SubscribeBody {
 async fn subscribe(State(shop): State<Arc<Shopify>>, raw: axum::body::Bytes) -> Response {
     let b: SubscribeBody = match body(&raw) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let version = b.api_version.unwrap_or_else(|| DEFAULT_VERSION.into());
     match shop.webhooks.subscribe(&b.topic, &b.address, &version) {
@@ -251,11 +281,16 @@ async fn deliveries(State(shop): State<Arc<Shopify>>) -> Json<Value> {
 }
 
 async fn bulk_file(State(shop): State<Arc<Shopify>>, Path(file): Path<String>) -> Response {
-    let id = file.strip_suffix(".jsonl").and_then(|s| s.parse::<u64>().ok());
+    let id = file
+        .strip_suffix(".jsonl")
+        .and_then(|s| s.parse::<u64>().ok());
     match id.and_then(|id| shop.bulk.result(id)) {
         Some(bytes) => {
             let mut r = bytes.into_response();
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jsonl"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/jsonl"),
+            );
             r
         }
         None => err(StatusCode::NOT_FOUND, "no such bulk operation result"),

@@ -54,10 +54,17 @@ pub struct BulkOps {
 
 impl BulkOps {
     pub fn insert(&self, op: Operation) {
-        self.ops.lock().unwrap_or_else(|p| p.into_inner()).insert(op.id, op);
+        self.ops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(op.id, op);
     }
     pub fn get(&self, id: u64) -> Option<Operation> {
-        self.ops.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+        self.ops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
     }
     pub fn next_id(&self) -> u64 {
         let ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
@@ -65,11 +72,21 @@ impl BulkOps {
     }
     /// The most recent operation.
     pub fn current(&self) -> Option<Operation> {
-        self.ops.lock().unwrap_or_else(|p| p.into_inner()).values().next_back().cloned()
+        self.ops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .next_back()
+            .cloned()
     }
     /// Operations not yet finished.
     pub fn running(&self) -> usize {
-        self.ops.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|o| !o.status.finished()).count()
+        self.ops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|o| !o.status.finished())
+            .count()
     }
     pub fn update(&self, id: u64, f: impl FnOnce(&mut Operation)) -> Option<Operation> {
         let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());

@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 /// The text Shopify answers an unauthenticated request with.
-pub const INVALID_TOKEN: &str = "[API] Invalid API key or access token (unrecognized login or wrong password)";
+pub const INVALID_TOKEN: &str =
+    "[API] Invalid API key or access token (unrecognized login or wrong password)";
 /// The text of Shopify's REST 429.
 pub const THROTTLED: &str = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.";
 /// Where Shopify's pagination errors point.
@@ -22,7 +23,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, body: Value) -> ApiError {
-        ApiError { status, body, headers: Vec::new() }
+        ApiError {
+            status,
+            body,
+            headers: Vec::new(),
+        }
     }
     pub fn unauthorized() -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, json!({"errors": INVALID_TOKEN}))
@@ -32,15 +37,22 @@ impl ApiError {
     }
     /// A 400 naming the parameter at fault, as `{"errors": {"param": "message"}}`.
     pub fn param(param: &str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, json!({"errors": {param: message.into()}}))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            json!({"errors": {param: message.into()}}),
+        )
     }
     pub fn unprocessable(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"base": [message.into()]}}))
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"errors": {"base": [message.into()]}}),
+        )
     }
     pub fn throttled(retry_after: f64, call_limit: String) -> ApiError {
         let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, json!({"errors": THROTTLED}));
         e.headers.push(("retry-after", format!("{retry_after:.1}")));
-        e.headers.push(("x-shopify-shop-api-call-limit", call_limit));
+        e.headers
+            .push(("x-shopify-shop-api-call-limit", call_limit));
         e
     }
     /// A platform-shaped answer for a fault injected by chaos.
@@ -49,8 +61,10 @@ impl ApiError {
             401 => ApiError::unauthorized().into_response(),
             429 => ApiError::throttled(2.0, "40/40".into()).into_response(),
             502 => {
-                let mut r = (status, "<html><body><h1>502 Bad Gateway</h1></body></html>").into_response();
-                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+                let mut r =
+                    (status, "<html><body><h1>502 Bad Gateway</h1></body></html>").into_response();
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
                 r
             }
             503 => ApiError::new(status, json!({"errors": "Unavailable Shop"})).into_response(),

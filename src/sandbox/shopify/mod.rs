@@ -69,8 +69,19 @@ pub struct Shopify {
 }
 
 impl Shopify {
-    pub fn new(opts: ShopifyOptions, base_url: String, store: StoreData, stream: Option<Stream>, chaos: Arc<Chaos>) -> Arc<Shopify> {
-        let webhooks = Webhooks::new(opts.api_secret.clone(), store.shop.domain(), opts.webhook_retry_base, chaos);
+    pub fn new(
+        opts: ShopifyOptions,
+        base_url: String,
+        store: StoreData,
+        stream: Option<Stream>,
+        chaos: Arc<Chaos>,
+    ) -> Arc<Shopify> {
+        let webhooks = Webhooks::new(
+            opts.api_secret.clone(),
+            store.shop.domain(),
+            opts.webhook_retry_base,
+            chaos,
+        );
         Arc::new(Shopify {
             bucket: LeakyBucket::new(opts.bucket),
             cost: CostBucket::new(opts.graphql),
@@ -100,13 +111,20 @@ impl Shopify {
 
     /// Change the store and deliver the webhooks the change triggered. Returns the
     /// number of events.
-    pub fn mutate<E>(&self, f: impl FnOnce(&mut StoreData, &mut Option<Stream>) -> Result<Vec<EventRef>, E>) -> Result<usize, E> {
+    pub fn mutate<E>(
+        &self,
+        f: impl FnOnce(&mut StoreData, &mut Option<Stream>) -> Result<Vec<EventRef>, E>,
+    ) -> Result<usize, E> {
         let rendered: Vec<(&'static str, Value, String)> = {
             let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
             let mut store = self.store.write().unwrap_or_else(|p| p.into_inner());
             let events = f(&mut store, &mut stream)?;
             let at = fmt_ts(store.clock);
-            events.iter().filter_map(|e| render_event(&store, e)).map(|(t, v)| (t, v, at.clone())).collect()
+            events
+                .iter()
+                .filter_map(|e| render_event(&store, e))
+                .map(|(t, v)| (t, v, at.clone()))
+                .collect()
         };
         let n = rendered.len();
         for (topic, payload, at) in rendered {
@@ -117,7 +135,12 @@ impl Shopify {
 
     /// Store counts for `/_sandbox/state`.
     pub fn state_json(&self) -> Value {
-        let applied = self.stream.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(Stream::applied);
+        let applied = self
+            .stream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(Stream::applied);
         self.read(|s| {
             json!({
                 "shop": s.shop.domain(),
@@ -145,16 +168,29 @@ fn render_event(store: &StoreData, e: &EventRef) -> Option<(&'static str, Value)
             let o = &store.orders[store.order_idx(*id)?];
             Some((topic, render::order_json(store, o)))
         }
-        EventRef::Refund { order_id, refund_id } => {
+        EventRef::Refund {
+            order_id,
+            refund_id,
+        } => {
             let o = &store.orders[store.order_idx(*order_id)?];
             let r = o.refunds.iter().find(|r| r.id == *refund_id)?;
             Some(("refunds/create", render::refund_json(store, o, r)))
         }
-        EventRef::Inventory { inventory_item_id, location_id } => {
-            let l = store.inventory.iter().find(|l| l.inventory_item_id == *inventory_item_id && l.location_id == *location_id)?;
+        EventRef::Inventory {
+            inventory_item_id,
+            location_id,
+        } => {
+            let l = store.inventory.iter().find(|l| {
+                l.inventory_item_id == *inventory_item_id && l.location_id == *location_id
+            })?;
             Some(("inventory_levels/update", render::inventory_json(l)))
         }
-        EventRef::CustomerRedact { customer_id, email, phone, orders } => Some((
+        EventRef::CustomerRedact {
+            customer_id,
+            email,
+            phone,
+            orders,
+        } => Some((
             "customers/redact",
             json!({
                 "shop_id": store.shop.id,

@@ -114,7 +114,11 @@ pub struct ListRequest {
 fn ids(param: &str, v: &str) -> Result<Vec<u64>, ApiError> {
     v.split(',')
         .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse::<u64>().map_err(|_| ApiError::param(param, "Invalid value.")))
+        .map(|s| {
+            s.trim()
+                .parse::<u64>()
+                .map_err(|_| ApiError::param(param, "Invalid value."))
+        })
         .collect()
 }
 
@@ -125,21 +129,46 @@ fn time(param: &str, v: &str) -> Result<Ts, ApiError> {
 fn parse_limit(v: &str) -> Result<usize, ApiError> {
     match v.trim().parse::<usize>() {
         Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        _ => Err(ApiError::param("limit", format!("Limit must be between 1 and {MAX_LIMIT}"))),
+        _ => Err(ApiError::param(
+            "limit",
+            format!("Limit must be between 1 and {MAX_LIMIT}"),
+        )),
     }
 }
 
 /// Parse the query of a list (or, with `paged = false`, a count) request.
 /// `allowed` names the filters this resource understands; others are ignored as
 /// Shopify ignores unknown parameters — except next to `page_info`.
-pub fn parse(resource: &str, pairs: &[(String, String)], allowed: &[&str], paged: bool) -> Result<ListRequest, ApiError> {
-    let mut req = ListRequest { limit: DEFAULT_LIMIT, fields: None, filters: Filters::default(), sort: Sort::default(), cursor: None };
-    let page_info = pairs.iter().find(|(k, _)| k == "page_info").filter(|_| paged);
+pub fn parse(
+    resource: &str,
+    pairs: &[(String, String)],
+    allowed: &[&str],
+    paged: bool,
+) -> Result<ListRequest, ApiError> {
+    let mut req = ListRequest {
+        limit: DEFAULT_LIMIT,
+        fields: None,
+        filters: Filters::default(),
+        sort: Sort::default(),
+        cursor: None,
+    };
+    let page_info = pairs
+        .iter()
+        .find(|(k, _)| k == "page_info")
+        .filter(|_| paged);
     if let Some((_, tok)) = page_info {
-        if let Some((k, _)) = pairs.iter().find(|(k, _)| !matches!(k.as_str(), "page_info" | "limit" | "fields")) {
-            return Err(ApiError::param(k, format!("{k} cannot be passed when page_info is present. See {PAGINATION_DOC}")));
+        if let Some((k, _)) = pairs
+            .iter()
+            .find(|(k, _)| !matches!(k.as_str(), "page_info" | "limit" | "fields"))
+        {
+            return Err(ApiError::param(
+                k,
+                format!("{k} cannot be passed when page_info is present. See {PAGINATION_DOC}"),
+            ));
         }
-        let t = decode(tok).filter(|t| t.r == resource).ok_or_else(|| ApiError::param("page_info", "Invalid value."))?;
+        let t = decode(tok)
+            .filter(|t| t.r == resource)
+            .ok_or_else(|| ApiError::param("page_info", "Invalid value."))?;
         req.filters = t.f;
         req.sort = t.s;
         req.cursor = Some((t.k, t.d));
@@ -155,7 +184,13 @@ pub fn parse(resource: &str, pairs: &[(String, String)], allowed: &[&str], paged
             "created_at_max" => req.filters.created_max = Some(time(k, v)?),
             "updated_at_min" => req.filters.updated_min = Some(time(k, v)?),
             "updated_at_max" => req.filters.updated_max = Some(time(k, v)?),
-            "since_id" => req.filters.since_id = Some(v.trim().parse().map_err(|_| ApiError::param(k, "Invalid value."))?),
+            "since_id" => {
+                req.filters.since_id = Some(
+                    v.trim()
+                        .parse()
+                        .map_err(|_| ApiError::param(k, "Invalid value."))?,
+                )
+            }
             "ids" => req.filters.ids = Some(ids(k, v)?),
             "inventory_item_ids" => req.filters.inventory_item_ids = Some(ids(k, v)?),
             "location_ids" => req.filters.location_ids = Some(ids(k, v)?),
@@ -220,10 +255,18 @@ pub fn select<T>(candidates: impl Iterator<Item = (Key, T)>, req: &ListRequest) 
                     heap.pop();
                 }
             }
-            let mut items: Vec<(Key, T)> = heap.into_sorted_vec().into_iter().map(|h| (h.0, h.1)).collect();
+            let mut items: Vec<(Key, T)> = heap
+                .into_sorted_vec()
+                .into_iter()
+                .map(|h| (h.0, h.1))
+                .collect();
             let has_next = items.len() > req.limit;
             items.truncate(req.limit);
-            Page { items, has_next, has_prev: req.cursor.is_some() }
+            Page {
+                items,
+                has_next,
+                has_prev: req.cursor.is_some(),
+            }
         }
         Some((before, Dir::Prev)) => {
             let mut heap: BinaryHeap<Reverse<HeapItem<T>>> = BinaryHeap::new();
@@ -242,7 +285,11 @@ pub fn select<T>(candidates: impl Iterator<Item = (Key, T)>, req: &ListRequest) 
             if has_prev {
                 items.remove(0);
             }
-            Page { items, has_next: true, has_prev }
+            Page {
+                items,
+                has_next: true,
+                has_prev,
+            }
         }
     }
 }
@@ -266,11 +313,31 @@ impl<T> Ord for HeapItem<T> {
 }
 
 /// The `Link` header for a page, or None for a lone page.
-pub fn link_header<T>(page: &Page<T>, req: &ListRequest, resource: &str, url_base: &str) -> Option<String> {
+pub fn link_header<T>(
+    page: &Page<T>,
+    req: &ListRequest,
+    resource: &str,
+    url_base: &str,
+) -> Option<String> {
     let mut links = Vec::new();
     let mk = |k: Key, d: Dir| {
-        let tok = encode(&Token { r: resource.to_string(), f: req.filters.clone(), s: req.sort, k, d });
-        let fields = req.fields.as_ref().map(|f| format!("&fields={}", url::form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>())).unwrap_or_default();
+        let tok = encode(&Token {
+            r: resource.to_string(),
+            f: req.filters.clone(),
+            s: req.sort,
+            k,
+            d,
+        });
+        let fields = req
+            .fields
+            .as_ref()
+            .map(|f| {
+                format!(
+                    "&fields={}",
+                    url::form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>()
+                )
+            })
+            .unwrap_or_default();
         format!("<{url_base}?limit={}{fields}&page_info={tok}>", req.limit)
     };
     if page.has_prev
@@ -291,19 +358,34 @@ mod tests {
     use super::*;
 
     fn req(limit: usize, cursor: Option<(Key, Dir)>) -> ListRequest {
-        ListRequest { limit, fields: None, filters: Filters::default(), sort: Sort::default(), cursor }
+        ListRequest {
+            limit,
+            fields: None,
+            filters: Filters::default(),
+            sort: Sort::default(),
+            cursor,
+        }
     }
 
     #[test]
     fn pages_forward_and_back() {
         let data: Vec<(Key, u32)> = (0..7).map(|i| ((0, i64::from(i)), i)).collect();
         let p1 = select(data.iter().cloned(), &req(3, None));
-        assert_eq!(p1.items.iter().map(|x| x.1).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(
+            p1.items.iter().map(|x| x.1).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
         assert!(p1.has_next && !p1.has_prev);
         let p2 = select(data.iter().cloned(), &req(3, Some(((0, 2), Dir::Next))));
-        assert_eq!(p2.items.iter().map(|x| x.1).collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert_eq!(
+            p2.items.iter().map(|x| x.1).collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
         let back = select(data.iter().cloned(), &req(3, Some(((0, 3), Dir::Prev))));
-        assert_eq!(back.items.iter().map(|x| x.1).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(
+            back.items.iter().map(|x| x.1).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
         assert!(!back.has_prev);
         let p3 = select(data.iter().cloned(), &req(3, Some(((0, 5), Dir::Next))));
         assert_eq!(p3.items.iter().map(|x| x.1).collect::<Vec<_>>(), vec![6]);
@@ -312,8 +394,17 @@ mod tests {
 
     #[test]
     fn page_info_excludes_other_filters() {
-        let pairs = vec![("page_info".to_string(), "x".to_string()), ("status".to_string(), "any".to_string())];
-        let e = parse("orders", &pairs, &["status"], true).err().map(|e| e.body.to_string()).unwrap_or_default();
-        assert!(e.contains("status cannot be passed when page_info is present"), "{e}");
+        let pairs = vec![
+            ("page_info".to_string(), "x".to_string()),
+            ("status".to_string(), "any".to_string()),
+        ];
+        let e = parse("orders", &pairs, &["status"], true)
+            .err()
+            .map(|e| e.body.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("status cannot be passed when page_info is present"),
+            "{e}"
+        );
     }
 }

@@ -14,7 +14,10 @@ pub struct BucketConfig {
 
 impl Default for BucketConfig {
     fn default() -> Self {
-        BucketConfig { size: 40, leak_per_sec: 2.0 }
+        BucketConfig {
+            size: 40,
+            leak_per_sec: 2.0,
+        }
     }
 }
 
@@ -36,7 +39,10 @@ pub struct LeakyBucket {
 
 impl LeakyBucket {
     pub fn new(cfg: BucketConfig) -> LeakyBucket {
-        LeakyBucket { cfg, levels: Mutex::new(HashMap::new()) }
+        LeakyBucket {
+            cfg,
+            levels: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn admit(&self, token: &str) -> Admission {
@@ -66,7 +72,10 @@ mod tests {
 
     #[test]
     fn fills_then_throttles() {
-        let b = LeakyBucket::new(BucketConfig { size: 3, leak_per_sec: 0.001 });
+        let b = LeakyBucket::new(BucketConfig {
+            size: 3,
+            leak_per_sec: 0.001,
+        });
         assert_eq!(b.admit("t"), Admission::Ok("1/3".into()));
         assert_eq!(b.admit("t"), Admission::Ok("2/3".into()));
         assert_eq!(b.admit("t"), Admission::Ok("3/3".into()));

@@ -44,8 +44,12 @@ fn address_json(a: &Address, id: Option<u64>, customer_id: Option<u64>) -> Value
 
 pub fn customer_json(store: &StoreData, c: &Customer) -> Value {
     let addr = store.address(c.address);
-    let last_order_name = c.last_order_id.and_then(|id| store.order_idx(id)).map(|i| store.orders[i].name());
-    let consent_at = (c.email_consent != super::model::Consent::NotSubscribed).then(|| fmt_ts(c.created_at));
+    let last_order_name = c
+        .last_order_id
+        .and_then(|id| store.order_idx(id))
+        .map(|i| store.orders[i].name());
+    let consent_at =
+        (c.email_consent != super::model::Consent::NotSubscribed).then(|| fmt_ts(c.created_at));
     json!({
         "id": c.id,
         "email": c.email.as_deref(),
@@ -86,7 +90,9 @@ pub fn customer_json(store: &StoreData, c: &Customer) -> Value {
 pub fn line_item_json(store: &StoreData, o: &Order, li: &LineItem) -> Value {
     let product = store.product(li.product_id);
     let variant = store.variant(li.product_id, li.variant_id);
-    let title = product.map(|p| p.title.to_string()).unwrap_or_else(|| "Item".into());
+    let title = product
+        .map(|p| p.title.to_string())
+        .unwrap_or_else(|| "Item".into());
     let vtitle = variant.map(|v| v.title.to_string());
     let name = match vtitle.as_deref() {
         Some(v) if v != "Default Title" => format!("{title} - {v}"),
@@ -206,13 +212,22 @@ pub fn refund_json(store: &StoreData, o: &Order, r: &Refund) -> Value {
 }
 
 pub fn order_json(store: &StoreData, o: &Order) -> Value {
-    let customer = o.customer_id.and_then(|id| store.customer_idx(id)).map(|i| &store.customers[i]);
-    let address = store.address(o.address).map(|a| address_json(a, None, None));
+    let customer = o
+        .customer_id
+        .and_then(|id| store.customer_idx(id))
+        .map(|i| &store.customers[i]);
+    let address = store
+        .address(o.address)
+        .map(|a| address_json(a, None, None));
     let total = o.total_price();
     let current_subtotal = o.subtotal() - o.refunded_subtotal();
     let current_tax = o.total_tax() - o.refunded_tax();
     let current_total = total - o.refunded_total();
-    let outstanding = if o.financial.captured() || o.financial == super::model::Financial::Voided { Money::ZERO } else { total };
+    let outstanding = if o.financial.captured() || o.financial == super::model::Financial::Voided {
+        Money::ZERO
+    } else {
+        total
+    };
     let discount_codes: Vec<Value> = o
         .discount
         .iter()

@@ -94,8 +94,16 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 }
 
 impl Webhooks {
-    pub fn new(secret: String, shop_domain: String, retry_base: Duration, chaos: Arc<Chaos>) -> Arc<Webhooks> {
-        let client = reqwest::Client::builder().timeout(DELIVERY_TIMEOUT).build().unwrap_or_default();
+    pub fn new(
+        secret: String,
+        shop_domain: String,
+        retry_base: Duration,
+        chaos: Arc<Chaos>,
+    ) -> Arc<Webhooks> {
+        let client = reqwest::Client::builder()
+            .timeout(DELIVERY_TIMEOUT)
+            .build()
+            .unwrap_or_default();
         Arc::new(Webhooks {
             secret,
             shop_domain,
@@ -118,7 +126,10 @@ impl Webhooks {
             return Err("Address protocol http:// is not supported".into());
         }
         let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
-        if subs.iter().any(|s| s.topic == topic && s.address == address) {
+        if subs
+            .iter()
+            .any(|s| s.topic == topic && s.address == address)
+        {
             return Err("Address for this topic has already been taken".into());
         }
         let sub = Subscription {
@@ -143,7 +154,9 @@ impl Webhooks {
 
     pub fn list_json(&self) -> Vec<Value> {
         let subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
-        subs.iter().filter_map(|s| serde_json::to_value(s).ok()).collect()
+        subs.iter()
+            .filter_map(|s| serde_json::to_value(s).ok())
+            .collect()
     }
 
     pub fn records_json(&self) -> Value {
@@ -192,7 +205,13 @@ impl Webhooks {
             if fault.drop {
                 continue;
             }
-            let out = Outgoing { record: idx, address: sub.address.clone(), headers, body: body.clone(), delay: fault.delay };
+            let out = Outgoing {
+                record: idx,
+                address: sub.address.clone(),
+                headers,
+                body: body.clone(),
+                delay: fault.delay,
+            };
             if fault.duplicate {
                 let mut dup = out.clone();
                 let mut rec = self.record(out.record);
@@ -232,7 +251,11 @@ impl Webhooks {
 
     /// Hold a delivery back so that the next one overtakes it.
     fn hold(self: &Arc<Self>, out: Outgoing) {
-        let previous = self.held.lock().unwrap_or_else(|p| p.into_inner()).replace(out);
+        let previous = self
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(out);
         if let Some(p) = previous {
             self.spawn(p);
         }
@@ -265,7 +288,10 @@ impl Webhooks {
             tokio::time::sleep(out.delay).await;
         }
         for attempt in 0..MAX_TRIES {
-            let mut req = self.client.post(&out.address).body(out.body.as_ref().clone());
+            let mut req = self
+                .client
+                .post(&out.address)
+                .body(out.body.as_ref().clone());
             for (k, v) in &out.headers {
                 req = req.header(*k, v);
             }
@@ -302,6 +328,9 @@ mod tests {
     #[test]
     fn signature_matches_known_vector() {
         // HMAC-SHA256("key", "The quick brown fox jumps over the lazy dog"), base64.
-        assert_eq!(sign("key", b"The quick brown fox jumps over the lazy dog"), "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg=");
+        assert_eq!(
+            sign("key", b"The quick brown fox jumps over the lazy dog"),
+            "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg="
+        );
     }
 }

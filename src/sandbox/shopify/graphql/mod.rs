@@ -48,7 +48,11 @@ pub struct CostConfig {
 
 impl Default for CostConfig {
     fn default() -> Self {
-        CostConfig { maximum_available: 2000.0, restore_rate: 100.0, throttle_status: 200 }
+        CostConfig {
+            maximum_available: 2000.0,
+            restore_rate: 100.0,
+            throttle_status: 200,
+        }
     }
 }
 
@@ -59,14 +63,18 @@ pub struct CostBucket {
 
 impl CostBucket {
     pub fn new(cfg: CostConfig) -> CostBucket {
-        CostBucket { cfg, state: Mutex::new((cfg.maximum_available, Instant::now())) }
+        CostBucket {
+            cfg,
+            state: Mutex::new((cfg.maximum_available, Instant::now())),
+        }
     }
 
     /// Charge `cost`; Ok or Err carries the points left afterwards (or now).
     fn charge(&self, cost: f64) -> Result<f64, f64> {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        s.0 = (s.0 + now.duration_since(s.1).as_secs_f64() * self.cfg.restore_rate).min(self.cfg.maximum_available);
+        s.0 = (s.0 + now.duration_since(s.1).as_secs_f64() * self.cfg.restore_rate)
+            .min(self.cfg.maximum_available);
         s.1 = now;
         if s.0 < cost {
             return Err(s.0);
@@ -91,10 +99,20 @@ fn error(message: impl Into<String>) -> Value {
 pub async fn handle(shop: &Arc<Shopify>, version: &str, body: &[u8]) -> Response {
     let req: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(_) => return (StatusCode::BAD_REQUEST, Json(json!({"errors": {"query": "Required parameter missing or invalid"}}))).into_response(),
+        Err(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"errors": {"query": "Required parameter missing or invalid"}})),
+            )
+                .into_response();
+        }
     };
     let Some(query) = req["query"].as_str() else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"errors": {"query": "Required parameter missing or invalid"}}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"errors": {"query": "Required parameter missing or invalid"}})),
+        )
+            .into_response();
     };
     let vars = req.get("variables").cloned().unwrap_or(Value::Null);
     let op = match parse::parse(query, req["operationName"].as_str()) {
@@ -103,10 +121,16 @@ pub async fn handle(shop: &Arc<Shopify>, version: &str, body: &[u8]) -> Response
     };
     let (type_name, known): (&str, &[&str]) = match op.kind {
         OpKind::Query => ("QueryRoot", &["node", "currentBulkOperation", "shop"]),
-        OpKind::Mutation => ("Mutation", &["bulkOperationRunQuery", "bulkOperationCancel"]),
+        OpKind::Mutation => (
+            "Mutation",
+            &["bulkOperationRunQuery", "bulkOperationCancel"],
+        ),
     };
     let roots = fields_for(&op.selections, type_name);
-    if let Some(bad) = roots.iter().find(|f| !known.contains(&f.name.as_str()) && f.name != "__typename") {
+    if let Some(bad) = roots
+        .iter()
+        .find(|f| !known.contains(&f.name.as_str()) && f.name != "__typename")
+    {
         let e = json!({
             "message": format!("Field '{}' doesn't exist on type '{type_name}'", bad.name),
             "locations": [],
@@ -115,7 +139,16 @@ pub async fn handle(shop: &Arc<Shopify>, version: &str, body: &[u8]) -> Response
         });
         return Json(json!({"errors": [e]})).into_response();
     }
-    let cost: f64 = roots.iter().map(|f| if op.kind == OpKind::Mutation && f.name != "__typename" { 10.0 } else { 1.0 }).sum();
+    let cost: f64 = roots
+        .iter()
+        .map(|f| {
+            if op.kind == OpKind::Mutation && f.name != "__typename" {
+                10.0
+            } else {
+                1.0
+            }
+        })
+        .sum();
     let available = match shop.cost.charge(cost) {
         Ok(a) => a,
         Err(a) => {
@@ -123,7 +156,8 @@ pub async fn handle(shop: &Arc<Shopify>, version: &str, body: &[u8]) -> Response
                 "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
                 "extensions": {"cost": {"requestedQueryCost": cost, "actualQueryCost": null, "throttleStatus": shop.cost.status(a)}},
             });
-            let status = StatusCode::from_u16(shop.cost.cfg.throttle_status).unwrap_or(StatusCode::OK);
+            let status =
+                StatusCode::from_u16(shop.cost.cfg.throttle_status).unwrap_or(StatusCode::OK);
             return (status, Json(body)).into_response();
         }
     };
@@ -135,10 +169,18 @@ pub async fn handle(shop: &Arc<Shopify>, version: &str, body: &[u8]) -> Response
             "bulkOperationCancel" => cancel(shop, f, &vars),
             "node" => {
                 let id = f.arg("id").map(|v| v.to_json(&vars)).unwrap_or(Value::Null);
-                let op = id.as_str().and_then(|s| s.strip_prefix("gid://shopify/BulkOperation/")).and_then(|s| s.parse().ok()).and_then(|id| shop.bulk.get(id));
+                let op = id
+                    .as_str()
+                    .and_then(|s| s.strip_prefix("gid://shopify/BulkOperation/"))
+                    .and_then(|s| s.parse().ok())
+                    .and_then(|id| shop.bulk.get(id));
                 op.map(|o| bulk_json(shop, &o, f)).unwrap_or(Value::Null)
             }
-            "currentBulkOperation" => shop.bulk.current().map(|o| bulk_json(shop, &o, f)).unwrap_or(Value::Null),
+            "currentBulkOperation" => shop
+                .bulk
+                .current()
+                .map(|o| bulk_json(shop, &o, f))
+                .unwrap_or(Value::Null),
             _ => shop_json(shop, f),
         };
         data.insert(f.key().into(), v);
@@ -187,11 +229,27 @@ fn bulk_json(shop: &Shopify, o: &Operation, f: &Field) -> Value {
             "status" => o.status.as_str().into(),
             "errorCode" => Value::Null,
             "createdAt" => o.created_at.clone().into(),
-            "completedAt" => o.completed_at.clone().map(Value::String).unwrap_or(Value::Null),
+            "completedAt" => o
+                .completed_at
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
             "objectCount" => o.object_count.to_string().into(),
             "rootObjectCount" => o.root_object_count.to_string().into(),
-            "fileSize" => if done { o.file_size.to_string().into() } else { Value::Null },
-            "url" => if done && o.object_count > 0 { format!("{}/_sandbox/shopify/bulk/{}.jsonl", shop.base_url, o.id).into() } else { Value::Null },
+            "fileSize" => {
+                if done {
+                    o.file_size.to_string().into()
+                } else {
+                    Value::Null
+                }
+            }
+            "url" => {
+                if done && o.object_count > 0 {
+                    format!("{}/_sandbox/shopify/bulk/{}.jsonl", shop.base_url, o.id).into()
+                } else {
+                    Value::Null
+                }
+            }
             "partialDataUrl" => Value::Null,
             "query" => o.query.clone().into(),
             "type" => "QUERY".into(),
@@ -221,20 +279,48 @@ fn user_error(field: Option<&str>, message: impl Into<String>) -> Value {
 
 /// Concurrent bulk queries allowed: 5 from API 2026-01 on, 1 before.
 fn concurrency(version: &str) -> usize {
-    if version == "unstable" || version >= "2026-01" { 5 } else { 1 }
+    if version == "unstable" || version >= "2026-01" {
+        5
+    } else {
+        1
+    }
 }
 
 fn run_query(shop: &Arc<Shopify>, version: &str, f: &Field, vars: &Value) -> Value {
     let inner = match f.arg("query").map(|v| v.to_json(vars)) {
         Some(Value::String(s)) => s,
-        _ => return payload(shop, f, None, vec![user_error(Some("query"), "query is required")]),
+        _ => {
+            return payload(
+                shop,
+                f,
+                None,
+                vec![user_error(Some("query"), "query is required")],
+            );
+        }
     };
     let plan = match plan(&inner, vars) {
         Ok(p) => p,
-        Err(e) => return payload(shop, f, None, vec![user_error(Some("query"), format!("Invalid bulk query: {e}"))]),
+        Err(e) => {
+            return payload(
+                shop,
+                f,
+                None,
+                vec![user_error(
+                    Some("query"),
+                    format!("Invalid bulk query: {e}"),
+                )],
+            );
+        }
     };
-    if let Some(cur) = shop.bulk.current().filter(|_| shop.bulk.running() >= concurrency(version)) {
-        let msg = format!("A bulk query operation for this app and shop is already in progress: gid://shopify/BulkOperation/{}.", cur.id);
+    if let Some(cur) = shop
+        .bulk
+        .current()
+        .filter(|_| shop.bulk.running() >= concurrency(version))
+    {
+        let msg = format!(
+            "A bulk query operation for this app and shop is already in progress: gid://shopify/BulkOperation/{}.",
+            cur.id
+        );
         return payload(shop, f, None, vec![user_error(None, msg)]);
     }
     let op = Operation {
@@ -266,12 +352,18 @@ fn plan(inner: &str, vars: &Value) -> Result<Plan, String> {
     }
     let roots = fields_for(&op.selections, "QueryRoot");
     let [root] = roots.as_slice() else {
-        return Err("the sandbox supports exactly one root connection (customers or orders)".into());
+        return Err(
+            "the sandbox supports exactly one root connection (customers or orders)".into(),
+        );
     };
     let Some(schema::Kind::Conn(ty)) = schema::kind("QueryRoot", &root.name) else {
-        return Err(format!("Field '{}' doesn't exist on type 'QueryRoot'", root.name));
+        return Err(format!(
+            "Field '{}' doesn't exist on type 'QueryRoot'",
+            root.name
+        ));
     };
-    let node = schema::node_selection(root).ok_or("the root connection must select edges { node } or nodes")?;
+    let node = schema::node_selection(root)
+        .ok_or("the root connection must select edges { node } or nodes")?;
     schema::validate(ty, node, 1)?;
     let filter = match root.arg("query").map(|v| v.to_json(vars)) {
         Some(Value::String(q)) => search::parse(&q)?,
@@ -282,7 +374,10 @@ fn plan(inner: &str, vars: &Value) -> Result<Plan, String> {
     {
         return Err(format!("Variable ${v} is not defined"));
     }
-    Ok(Plan { root: (*root).clone(), filter })
+    Ok(Plan {
+        root: (*root).clone(),
+        filter,
+    })
 }
 
 fn spawn_runner(shop: Arc<Shopify>, id: u64, plan: Plan) {
@@ -325,18 +420,39 @@ fn spawn_runner(shop: Arc<Shopify>, id: u64, plan: Plan) {
 
 fn cancel(shop: &Shopify, f: &Field, vars: &Value) -> Value {
     let id = f.arg("id").map(|v| v.to_json(vars)).unwrap_or(Value::Null);
-    let Some(id) = id.as_str().and_then(|s| s.strip_prefix("gid://shopify/BulkOperation/")).and_then(|s| s.parse::<u64>().ok()) else {
-        return payload(shop, f, None, vec![user_error(Some("id"), "Bulk operation does not exist")]);
+    let Some(id) = id
+        .as_str()
+        .and_then(|s| s.strip_prefix("gid://shopify/BulkOperation/"))
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        return payload(
+            shop,
+            f,
+            None,
+            vec![user_error(Some("id"), "Bulk operation does not exist")],
+        );
     };
     let Some(current) = shop.bulk.get(id) else {
-        return payload(shop, f, None, vec![user_error(Some("id"), "Bulk operation does not exist")]);
+        return payload(
+            shop,
+            f,
+            None,
+            vec![user_error(Some("id"), "Bulk operation does not exist")],
+        );
     };
     if current.status.finished() {
-        let msg = format!("A bulk operation cannot be canceled when it is {}", current.status.as_str().to_lowercase());
+        let msg = format!(
+            "A bulk operation cannot be canceled when it is {}",
+            current.status.as_str().to_lowercase()
+        );
         return payload(shop, f, Some(&current), vec![user_error(None, msg)]);
     }
     let op = shop.bulk.update(id, |o| {
-        o.status = if o.status == Status::Created { Status::Canceled } else { Status::Canceling };
+        o.status = if o.status == Status::Created {
+            Status::Canceled
+        } else {
+            Status::Canceling
+        };
     });
     payload(shop, f, op.as_ref(), vec![])
 }

@@ -25,12 +25,18 @@ impl GValue {
         match self {
             GValue::Var(v) => vars.get(v).cloned().unwrap_or(Value::Null),
             GValue::Int(i) => (*i).into(),
-            GValue::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+            GValue::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
             GValue::Str(s) | GValue::Enum(s) => Value::String(s.clone()),
             GValue::Bool(b) => (*b).into(),
             GValue::Null => Value::Null,
             GValue::List(l) => Value::Array(l.iter().map(|v| v.to_json(vars)).collect()),
-            GValue::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json(vars))).collect()),
+            GValue::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.to_json(vars)))
+                    .collect(),
+            ),
         }
     }
 }
@@ -56,7 +62,10 @@ impl Field {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Selection {
     Field(Field),
-    Inline { on: Option<String>, selections: Vec<Selection> },
+    Inline {
+        on: Option<String>,
+        selections: Vec<Selection>,
+    },
 }
 
 /// The fields of a selection set that apply to `type_name` (inline fragments on
@@ -66,7 +75,9 @@ pub fn fields_for<'a>(sels: &'a [Selection], type_name: &str) -> Vec<&'a Field> 
     for s in sels {
         match s {
             Selection::Field(f) => out.push(f),
-            Selection::Inline { on, selections } if on.as_deref().is_none_or(|t| t == type_name) => {
+            Selection::Inline { on, selections }
+                if on.as_deref().is_none_or(|t| t == type_name) =>
+            {
                 out.extend(fields_for(selections, type_name));
             }
             Selection::Inline { .. } => {}
@@ -127,24 +138,36 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 if chars.get(i + 1) == Some(&'"') && chars.get(i + 2) == Some(&'"') {
                     let start = i + 3;
                     let mut j = start;
-                    while j + 2 < chars.len() && !(chars[j] == '"' && chars[j + 1] == '"' && chars[j + 2] == '"') {
+                    while j + 2 < chars.len()
+                        && !(chars[j] == '"' && chars[j + 1] == '"' && chars[j + 2] == '"')
+                    {
                         j += 1;
                     }
                     if j + 2 >= chars.len() {
                         return Err("Unterminated block string".into());
                     }
-                    out.push(Tok::Str(chars[start..j].iter().collect::<String>().trim().to_string()));
+                    out.push(Tok::Str(
+                        chars[start..j]
+                            .iter()
+                            .collect::<String>()
+                            .trim()
+                            .to_string(),
+                    ));
                     i = j + 3;
                 } else {
                     let mut s = String::new();
                     i += 1;
                     loop {
-                        let Some(&ch) = chars.get(i) else { return Err("Unterminated string".into()) };
+                        let Some(&ch) = chars.get(i) else {
+                            return Err("Unterminated string".into());
+                        };
                         i += 1;
                         match ch {
                             '"' => break,
                             '\\' => {
-                                let Some(&e) = chars.get(i) else { return Err("Unterminated string".into()) };
+                                let Some(&e) = chars.get(i) else {
+                                    return Err("Unterminated string".into());
+                                };
                                 i += 1;
                                 match e {
                                     'n' => s.push('\n'),
@@ -153,8 +176,12 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                                     'b' => s.push('\u{8}'),
                                     'f' => s.push('\u{c}'),
                                     'u' => {
-                                        let hex: String = chars.get(i..i + 4).map(|h| h.iter().collect()).unwrap_or_default();
-                                        let cp = u32::from_str_radix(&hex, 16).map_err(|_| "Bad unicode escape".to_string())?;
+                                        let hex: String = chars
+                                            .get(i..i + 4)
+                                            .map(|h| h.iter().collect())
+                                            .unwrap_or_default();
+                                        let cp = u32::from_str_radix(&hex, 16)
+                                            .map_err(|_| "Bad unicode escape".to_string())?;
                                         s.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
                                         i += 4;
                                     }
@@ -170,14 +197,19 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
             c if c == '-' || c.is_ascii_digit() => {
                 let start = i;
                 i += 1;
-                while i < chars.len() && (chars[i].is_ascii_digit() || matches!(chars[i], '.' | 'e' | 'E' | '+' | '-')) {
+                while i < chars.len()
+                    && (chars[i].is_ascii_digit()
+                        || matches!(chars[i], '.' | 'e' | 'E' | '+' | '-'))
+                {
                     i += 1;
                 }
                 let text: String = chars[start..i].iter().collect();
                 if let Ok(n) = text.parse::<i64>() {
                     out.push(Tok::Int(n));
                 } else {
-                    out.push(Tok::Float(text.parse().map_err(|_| format!("Bad number {text}"))?));
+                    out.push(Tok::Float(
+                        text.parse().map_err(|_| format!("Bad number {text}"))?,
+                    ));
                 }
             }
             c if c == '_' || c.is_ascii_alphabetic() => {
@@ -213,13 +245,19 @@ impl Parser {
     fn expect(&mut self, c: char) -> Result<(), String> {
         match self.next() {
             Some(Tok::Punct(p)) if p == c => Ok(()),
-            other => Err(format!("Parse error: expected \"{c}\", found {}", describe(other.as_ref()))),
+            other => Err(format!(
+                "Parse error: expected \"{c}\", found {}",
+                describe(other.as_ref())
+            )),
         }
     }
     fn name(&mut self) -> Result<String, String> {
         match self.next() {
             Some(Tok::Name(n)) => Ok(n),
-            other => Err(format!("Parse error: expected a name, found {}", describe(other.as_ref()))),
+            other => Err(format!(
+                "Parse error: expected a name, found {}",
+                describe(other.as_ref())
+            )),
         }
     }
 
@@ -236,7 +274,11 @@ impl Parser {
 
     fn operation(&mut self) -> Result<Operation, String> {
         if self.is('{') {
-            return Ok(Operation { kind: OpKind::Query, name: None, selections: self.selection_set()? });
+            return Ok(Operation {
+                kind: OpKind::Query,
+                name: None,
+                selections: self.selection_set()?,
+            });
         }
         let kind = match self.name()?.as_str() {
             "query" => OpKind::Query,
@@ -254,7 +296,11 @@ impl Parser {
         if self.is('@') {
             return Err("Directives are not supported by the sandbox".into());
         }
-        Ok(Operation { kind, name, selections: self.selection_set()? })
+        Ok(Operation {
+            kind,
+            name,
+            selections: self.selection_set()?,
+        })
     }
 
     /// Variable definitions: their types do not matter to the sandbox.
@@ -289,10 +335,17 @@ impl Parser {
                         self.next();
                         Some(self.name()?)
                     }
-                    Some(Tok::Name(n)) => return Err(format!("Fragment spread \"{n}\" is not supported by the sandbox")),
+                    Some(Tok::Name(n)) => {
+                        return Err(format!(
+                            "Fragment spread \"{n}\" is not supported by the sandbox"
+                        ));
+                    }
                     _ => None,
                 };
-                sels.push(Selection::Inline { on, selections: self.selection_set()? });
+                sels.push(Selection::Inline {
+                    on,
+                    selections: self.selection_set()?,
+                });
                 continue;
             }
             sels.push(Selection::Field(self.field()?));
@@ -322,8 +375,17 @@ impl Parser {
         if self.is('@') {
             return Err("Directives are not supported by the sandbox".into());
         }
-        let selections = if self.is('{') { self.selection_set()? } else { Vec::new() };
-        Ok(Field { alias, name, args, selections })
+        let selections = if self.is('{') {
+            self.selection_set()?
+        } else {
+            Vec::new()
+        };
+        Ok(Field {
+            alias,
+            name,
+            args,
+            selections,
+        })
     }
 
     fn value(&mut self) -> Result<GValue, String> {
@@ -359,7 +421,10 @@ impl Parser {
                 self.next();
                 Ok(GValue::Object(m))
             }
-            other => Err(format!("Parse error: unexpected {}", describe(other.as_ref()))),
+            other => Err(format!(
+                "Parse error: unexpected {}",
+                describe(other.as_ref())
+            )),
         }
     }
 }
@@ -378,12 +443,23 @@ fn describe(t: Option<&Tok>) -> String {
 
 /// Parse a document; pick the operation named `op_name`, else the only one.
 pub fn parse(src: &str, op_name: Option<&str>) -> Result<Operation, String> {
-    let mut p = Parser { toks: lex(src)?, pos: 0 };
+    let mut p = Parser {
+        toks: lex(src)?,
+        pos: 0,
+    };
     let ops = p.document()?;
     match op_name {
-        Some(n) => ops.into_iter().find(|o| o.name.as_deref() == Some(n)).ok_or_else(|| format!("No operation named \"{n}\"")),
-        None if ops.len() == 1 => ops.into_iter().next().ok_or_else(|| "empty document".into()),
-        None => Err("An operation name is required when the document has several operations".into()),
+        Some(n) => ops
+            .into_iter()
+            .find(|o| o.name.as_deref() == Some(n))
+            .ok_or_else(|| format!("No operation named \"{n}\"")),
+        None if ops.len() == 1 => ops
+            .into_iter()
+            .next()
+            .ok_or_else(|| "empty document".into()),
+        None => {
+            Err("An operation name is required when the document has several operations".into())
+        }
     }
 }
 
@@ -398,18 +474,26 @@ mod tests {
         """) { bulkOperation { id status } userErrors { field message } } }"#;
         let op = parse(q, None).expect("parses");
         assert_eq!(op.kind, OpKind::Mutation);
-        let Selection::Field(f) = &op.selections[0] else { panic!("field") };
+        let Selection::Field(f) = &op.selections[0] else {
+            panic!("field")
+        };
         assert_eq!(f.name, "bulkOperationRunQuery");
-        let Some(GValue::Str(inner)) = f.arg("query") else { panic!("query arg") };
+        let Some(GValue::Str(inner)) = f.arg("query") else {
+            panic!("query arg")
+        };
         let inner = parse(inner, None).expect("inner parses");
-        let Selection::Field(orders) = &inner.selections[0] else { panic!("orders") };
+        let Selection::Field(orders) = &inner.selections[0] else {
+            panic!("orders")
+        };
         assert_eq!(orders.name, "orders");
     }
 
     #[test]
     fn inline_fragments_and_aliases() {
         let op = parse(r#"query { op: node(id: "gid://shopify/BulkOperation/1") { ... on BulkOperation { id status } } }"#, None).expect("parses");
-        let Selection::Field(f) = &op.selections[0] else { panic!("field") };
+        let Selection::Field(f) = &op.selections[0] else {
+            panic!("field")
+        };
         assert_eq!(f.key(), "op");
         assert_eq!(fields_for(&f.selections, "BulkOperation").len(), 2);
         assert!(parse("query { a { ...Frag } }", None).is_err());

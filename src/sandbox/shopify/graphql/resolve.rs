@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 use super::parse::{Field, Selection, fields_for};
 use super::schema::{Kind, kind, node_selection};
 use crate::sandbox::shopify::model::{
-    Address, Currency, Customer, Financial, Fulfillment, LineItem, Money, Order, Refund, RefundLine, StoreData, fmt_ts_utc,
+    Address, Currency, Customer, Financial, Fulfillment, LineItem, Money, Order, Refund,
+    RefundLine, StoreData, fmt_ts_utc,
 };
 
 /// What a GraphQL object is rendered from.
@@ -52,7 +53,13 @@ pub fn decimal(m: Money) -> String {
 }
 
 fn tags(s: &str) -> Value {
-    Value::Array(s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| Value::String(t.into())).collect())
+    Value::Array(
+        s.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| Value::String(t.into()))
+            .collect(),
+    )
 }
 
 fn opt<T: Into<Value>>(v: Option<T>) -> Value {
@@ -61,7 +68,13 @@ fn opt<T: Into<Value>>(v: Option<T>) -> Value {
 
 /// Render `src` (of GraphQL type `ty`) with the selected fields; connections are
 /// pushed to `children` instead of being rendered inline.
-pub fn render<'a>(store: &'a StoreData, ty: &str, src: Src<'a>, sels: &'a [Selection], children: &mut Vec<Child<'a>>) -> Value {
+pub fn render<'a>(
+    store: &'a StoreData,
+    ty: &str,
+    src: Src<'a>,
+    sels: &'a [Selection],
+    children: &mut Vec<Child<'a>>,
+) -> Value {
     let mut out = Map::new();
     for f in fields_for(sels, ty) {
         if f.name == "__typename" {
@@ -71,15 +84,25 @@ pub fn render<'a>(store: &'a StoreData, ty: &str, src: Src<'a>, sels: &'a [Selec
         match kind(ty, &f.name) {
             Some(Kind::Conn(t)) => {
                 if let (Some(node), Some(parent)) = (node_selection(f), self_gid(src)) {
-                    children.push(Child { parent, ty: t, items: connection(src, &f.name), sels: node });
+                    children.push(Child {
+                        parent,
+                        ty: t,
+                        items: connection(src, &f.name),
+                        sels: node,
+                    });
                 }
             }
             Some(Kind::Obj(t)) => {
-                let v = object(store, src, &f.name).map(|s| render(store, t, s, &f.selections, children)).unwrap_or(Value::Null);
+                let v = object(store, src, &f.name)
+                    .map(|s| render(store, t, s, &f.selections, children))
+                    .unwrap_or(Value::Null);
                 out.insert(f.key().into(), v);
             }
             Some(Kind::List(t)) => {
-                let items: Vec<Value> = list(src, &f.name).into_iter().map(|s| render(store, t, s, &f.selections, children)).collect();
+                let items: Vec<Value> = list(src, &f.name)
+                    .into_iter()
+                    .map(|s| render(store, t, s, &f.selections, children))
+                    .collect();
                 out.insert(f.key().into(), Value::Array(items));
             }
             Some(Kind::Scalar) => {
@@ -104,7 +127,9 @@ fn self_gid(src: Src) -> Option<String> {
 fn connection<'a>(src: Src<'a>, name: &str) -> Vec<Src<'a>> {
     match (src, name) {
         (Src::Order(o), "lineItems") => o.line_items.iter().map(|l| Src::LineItem(o, l)).collect(),
-        (Src::Refund(o, r), "refundLineItems") => r.lines.iter().map(|l| Src::RefundLine(o, r, l)).collect(),
+        (Src::Refund(o, r), "refundLineItems") => {
+            r.lines.iter().map(|l| Src::RefundLine(o, r, l)).collect()
+        }
         (Src::Refund(o, r), "transactions") => vec![Src::Transaction(o, r)],
         _ => Vec::new(),
     }
@@ -123,15 +148,25 @@ fn object<'a>(store: &'a StoreData, src: Src<'a>, name: &str) -> Option<Src<'a>>
     let bag = |o: &'a Order, m: Money| Some(Src::MoneyBag(o, m));
     match (src, name) {
         (Src::Customer(c), "amountSpent") => Some(Src::MoneyV2(c.total_spent, c.currency)),
-        (Src::Customer(c), "lastOrder") => c.last_order_id.and_then(|id| store.order_idx(id)).map(|i| Src::Order(&store.orders[i])),
+        (Src::Customer(c), "lastOrder") => c
+            .last_order_id
+            .and_then(|id| store.order_idx(id))
+            .map(|i| Src::Order(&store.orders[i])),
         (Src::Customer(c), "defaultAddress") => store.address(c.address).map(Src::Address),
         (Src::Customer(c), "emailMarketingConsent") => c.email.as_ref().map(|_| Src::Consent(c)),
-        (Src::Order(o), "customer") => o.customer_id.and_then(|id| store.customer_idx(id)).map(|i| Src::Customer(&store.customers[i])),
-        (Src::Order(o), "billingAddress" | "shippingAddress") => store.address(o.address).map(Src::Address),
+        (Src::Order(o), "customer") => o
+            .customer_id
+            .and_then(|id| store.customer_idx(id))
+            .map(|i| Src::Customer(&store.customers[i])),
+        (Src::Order(o), "billingAddress" | "shippingAddress") => {
+            store.address(o.address).map(Src::Address)
+        }
         (Src::Order(o), "totalPriceSet") => bag(o, o.total_price()),
         (Src::Order(o), "subtotalPriceSet") => bag(o, o.subtotal()),
         (Src::Order(o), "totalTaxSet") => bag(o, o.total_tax()),
-        (Src::Order(o), "totalDiscountsSet" | "currentTotalDiscountsSet") => bag(o, o.total_discounts()),
+        (Src::Order(o), "totalDiscountsSet" | "currentTotalDiscountsSet") => {
+            bag(o, o.total_discounts())
+        }
         (Src::Order(o), "totalShippingPriceSet") => bag(o, o.shipping),
         (Src::Order(o), "totalRefundedSet") => bag(o, o.refunded_total()),
         (Src::Order(o), "totalRefundedShippingSet") => bag(o, o.refunded_shipping()),
@@ -147,13 +182,21 @@ fn object<'a>(store: &'a StoreData, src: Src<'a>, name: &str) -> Option<Src<'a>>
         (Src::Refund(o, r), "totalRefundedSet") => bag(o, r.settled()),
         (Src::RefundLine(o, _, l), "subtotalSet") => bag(o, l.subtotal),
         (Src::RefundLine(o, _, l), "totalTaxSet") => bag(o, l.tax),
-        (Src::RefundLine(o, _, l), "priceSet") => {
-            o.line_items.iter().find(|x| x.id == l.line_item_id).and_then(|li| bag(o, li.price))
-        }
-        (Src::RefundLine(o, _, l), "lineItem") => o.line_items.iter().find(|x| x.id == l.line_item_id).map(|li| Src::LineItem(o, li)),
+        (Src::RefundLine(o, _, l), "priceSet") => o
+            .line_items
+            .iter()
+            .find(|x| x.id == l.line_item_id)
+            .and_then(|li| bag(o, li.price)),
+        (Src::RefundLine(o, _, l), "lineItem") => o
+            .line_items
+            .iter()
+            .find(|x| x.id == l.line_item_id)
+            .map(|li| Src::LineItem(o, li)),
         (Src::Transaction(o, r), "amountSet") => bag(o, r.amount()),
         (Src::MoneyBag(o, m), "shopMoney") => Some(Src::MoneyV2(m, o.currency)),
-        (Src::MoneyBag(o, m), "presentmentMoney") => Some(Src::MoneyV2(m.convert(o.fx_ppm), o.presentment_currency)),
+        (Src::MoneyBag(o, m), "presentmentMoney") => {
+            Some(Src::MoneyV2(m.convert(o.fx_ppm), o.presentment_currency))
+        }
         (Src::TaxLine(o, m), "priceSet") => bag(o, m),
         _ => None,
     }
@@ -216,13 +259,24 @@ fn scalar(store: &StoreData, src: Src, f: &Field) -> Value {
             .into(),
             "tags" => tags(&o.tags),
             "sourceName" => o.source_name.into(),
-            "discountCodes" => Value::Array(o.discount.iter().map(|d| Value::String(d.code.to_string())).collect()),
+            "discountCodes" => Value::Array(
+                o.discount
+                    .iter()
+                    .map(|d| Value::String(d.code.to_string()))
+                    .collect(),
+            ),
             _ => Value::Null,
         },
         Src::LineItem(o, l) => {
             let product = store.product(l.product_id);
             let variant = store.variant(l.product_id, l.variant_id);
-            let refunded: u32 = o.refunds.iter().flat_map(|r| &r.lines).filter(|x| x.line_item_id == l.id).map(|x| x.quantity).sum();
+            let refunded: u32 = o
+                .refunds
+                .iter()
+                .flat_map(|r| &r.lines)
+                .filter(|x| x.line_item_id == l.id)
+                .map(|x| x.quantity)
+                .sum();
             match n {
                 "id" => gid("LineItem", l.id).into(),
                 "title" => opt(product.map(|p| p.title.to_string())),
@@ -259,7 +313,13 @@ fn scalar(store: &StoreData, src: Src, f: &Field) -> Value {
             "gateway" => o.gateway.into(),
             "processedAt" | "createdAt" => fmt_ts_utc(r.created_at).into(),
             "test" => o.test.into(),
-            "errorCode" => if r.success { Value::Null } else { "CARD_DECLINED".into() },
+            "errorCode" => {
+                if r.success {
+                    Value::Null
+                } else {
+                    "CARD_DECLINED".into()
+                }
+            }
             _ => Value::Null,
         },
         Src::MoneyV2(m, c) => match n {
@@ -269,8 +329,12 @@ fn scalar(store: &StoreData, src: Src, f: &Field) -> Value {
         },
         Src::TaxLine(o, _) => match n {
             "title" => o.tax_title.into(),
-            "rate" => serde_json::Number::from_f64(f64::from(o.tax_rate_bp) / 10_000.0).map(Value::Number).unwrap_or(Value::Null),
-            "ratePercentage" => serde_json::Number::from_f64(f64::from(o.tax_rate_bp) / 100.0).map(Value::Number).unwrap_or(Value::Null),
+            "rate" => serde_json::Number::from_f64(f64::from(o.tax_rate_bp) / 10_000.0)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            "ratePercentage" => serde_json::Number::from_f64(f64::from(o.tax_rate_bp) / 100.0)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
             _ => Value::Null,
         },
         Src::Address(a) => match n {
@@ -325,7 +389,15 @@ fn push_line(out: &mut Vec<u8>, v: &Value) {
     out.push(b'\n');
 }
 
-fn emit<'a>(store: &'a StoreData, ty: &str, src: Src<'a>, sels: &'a [Selection], parent: Option<&str>, out: &mut Vec<u8>, count: &mut u64) {
+fn emit<'a>(
+    store: &'a StoreData,
+    ty: &str,
+    src: Src<'a>,
+    sels: &'a [Selection],
+    parent: Option<&str>,
+    out: &mut Vec<u8>,
+    count: &mut u64,
+) {
     let mut children = Vec::new();
     let mut v = render(store, ty, src, sels, &mut children);
     if let (Some(p), Value::Object(m)) = (parent, &mut v) {
@@ -341,20 +413,49 @@ fn emit<'a>(store: &'a StoreData, ty: &str, src: Src<'a>, sels: &'a [Selection],
 }
 
 /// Render the whole bulk result: (JSONL bytes, objectCount, rootObjectCount).
-pub fn bulk_jsonl(store: &StoreData, root: &Field, node: &[Selection], filter: &super::search::Filter) -> (Vec<u8>, u64, u64) {
+pub fn bulk_jsonl(
+    store: &StoreData,
+    root: &Field,
+    node: &[Selection],
+    filter: &super::search::Filter,
+) -> (Vec<u8>, u64, u64) {
     let mut out = Vec::new();
     let (mut count, mut roots) = (0u64, 0u64);
     match root.name.as_str() {
         "customers" => {
-            for c in store.customers.iter().filter(|c| filter.matches(c.id, c.created_at, c.updated_at)) {
+            for c in store
+                .customers
+                .iter()
+                .filter(|c| filter.matches(c.id, c.created_at, c.updated_at))
+            {
                 roots += 1;
-                emit(store, "Customer", Src::Customer(c), node, None, &mut out, &mut count);
+                emit(
+                    store,
+                    "Customer",
+                    Src::Customer(c),
+                    node,
+                    None,
+                    &mut out,
+                    &mut count,
+                );
             }
         }
         _ => {
-            for o in store.orders.iter().filter(|o| filter.matches(o.id, o.created_at, o.updated_at)) {
+            for o in store
+                .orders
+                .iter()
+                .filter(|o| filter.matches(o.id, o.created_at, o.updated_at))
+            {
                 roots += 1;
-                emit(store, "Order", Src::Order(o), node, None, &mut out, &mut count);
+                emit(
+                    store,
+                    "Order",
+                    Src::Order(o),
+                    node,
+                    None,
+                    &mut out,
+                    &mut count,
+                );
             }
         }
     }

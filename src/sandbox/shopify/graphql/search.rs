@@ -76,9 +76,13 @@ pub fn parse(q: &str) -> Result<Filter, String> {
             continue;
         }
         if w.eq_ignore_ascii_case("OR") || w.starts_with('-') || w.eq_ignore_ascii_case("NOT") {
-            return Err(format!("The sandbox supports only AND-joined range terms in query, not '{w}'"));
+            return Err(format!(
+                "The sandbox supports only AND-joined range terms in query, not '{w}'"
+            ));
         }
-        let Some((field, rest)) = w.split_once(':') else { continue };
+        let Some((field, rest)) = w.split_once(':') else {
+            continue;
+        };
         let target = match field {
             "updated_at" => Target::Updated,
             "created_at" => Target::Created,
@@ -113,7 +117,10 @@ mod tests {
 
     #[test]
     fn parses_airbyte_style_ranges() {
-        let f = parse("updated_at:>='2024-01-01T00:00:00+00:00' AND updated_at:<='2024-02-01T00:00:00+00:00'").expect("parses");
+        let f = parse(
+            "updated_at:>='2024-01-01T00:00:00+00:00' AND updated_at:<='2024-02-01T00:00:00+00:00'",
+        )
+        .expect("parses");
         let jan15 = parse_ts("2024-01-15T00:00:00Z").unwrap_or_default();
         let mar = parse_ts("2024-03-01T00:00:00Z").unwrap_or_default();
         assert!(f.matches(1, 0, jan15));
