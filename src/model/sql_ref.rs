@@ -133,7 +133,7 @@ mod tests {
         assert!(out.contains("from models.orders "), "{out}");
         assert!(out.contains("raw_shopify.customers"), "{out}");
         // Text after each template keeps its column.
-        assert_eq!(out.find(" o join"), sql.find(" o join").map(|i| i + 0));
+        assert_eq!(out.find(" o join"), sql.find(" o join"));
         assert_eq!(out.len(), sql.len());
         assert_eq!(out.rfind("on x"), sql.rfind("on x"));
     }
@@ -141,10 +141,15 @@ mod tests {
     #[test]
     fn this_needs_a_model() {
         assert_eq!(
-            rewrite("select * from {{ this }}", Some("m")).unwrap(),
-            "select * from models.m"
+            rewrite("select * from {{ this }} x", Some("m")).unwrap(),
+            "select * from models.m   x"
         );
         assert!(rewrite("{{ this }}", None).is_err());
+        // Longer than its template: the rest of the line shifts, lines do not.
+        assert_eq!(
+            rewrite("from {{this}} t\nx", Some("long_name")).unwrap(),
+            "from models.long_name t\nx"
+        );
     }
 
     #[test]
