@@ -398,7 +398,7 @@ mod tests {
 
     #[test]
     fn typed_columns_and_raw_json() {
-        let records = vec![
+        let records = [
             json!({"id": 1, "total_price": "598.94", "total_price_set": {"shop_money": {"amount": "598.94"}},
                    "subtotal": 195.66, "updated_at": "2008-01-10T11:00:00-05:00", "test": false, "tags": "vip", "new_field": [1]}),
             json!({"id": "gid://shopify/Order/2", "total_price": "-5", "updated_at": null}),
@@ -426,7 +426,7 @@ mod tests {
 
     #[test]
     fn a_changed_type_is_reported_not_cast() {
-        let records = vec![json!({"id": 7, "total_price": 598.94})];
+        let records = [json!({"id": 7, "total_price": 598.94})];
         let err = to_batch(&ORDERS, &[&records[0]], &stamp())
             .unwrap_err()
             .to_string();

@@ -31,7 +31,7 @@ pub enum ExtractError {
     Http(#[from] HttpError),
     /// A typed field changed type.
     #[error(transparent)]
-    Drift(#[from] columns::DriftError),
+    Drift(Box<columns::DriftError>),
     /// The platform answered something we cannot read.
     #[error("{who}: unexpected response: {detail}")]
     Protocol {
@@ -53,13 +53,25 @@ pub enum ExtractError {
     },
     /// Reading or writing the warehouse failed.
     #[error(transparent)]
-    Warehouse(#[from] WarehouseError),
+    Warehouse(Box<WarehouseError>),
     /// Building Arrow data failed.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
     /// A user request that cannot be served.
     #[error("{0}")]
     Usage(String),
+}
+
+impl From<columns::DriftError> for ExtractError {
+    fn from(e: columns::DriftError) -> Self {
+        ExtractError::Drift(Box::new(e))
+    }
+}
+
+impl From<WarehouseError> for ExtractError {
+    fn from(e: WarehouseError) -> Self {
+        ExtractError::Warehouse(Box::new(e))
+    }
 }
 
 /// Result alias.

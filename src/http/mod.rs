@@ -45,21 +45,8 @@ pub enum HttpError {
         credential: String,
     },
     /// A non-retryable error status.
-    #[error("{who}: {method} {path} answered {status}: {detail}")]
-    Status {
-        /// Platform and config name.
-        who: String,
-        /// Method.
-        method: String,
-        /// Path (no query string, which may carry identifiers).
-        path: String,
-        /// HTTP status.
-        status: StatusCode,
-        /// The platform's message, truncated.
-        detail: String,
-        /// Full body, for callers that parse per-item errors.
-        body: Bytes,
-    },
+    #[error("{}: {} {} answered {}: {}", .0.who, .0.method, .0.path, .0.status, .0.detail)]
+    Status(Box<StatusError>),
     /// Retries exhausted.
     #[error("{who}: gave up after {attempts} attempts: {last}")]
     GaveUp {
@@ -78,6 +65,23 @@ pub enum HttpError {
         /// What is wrong.
         detail: String,
     },
+}
+
+/// Details of a non-retryable error status.
+#[derive(Debug)]
+pub struct StatusError {
+    /// Platform and config name.
+    pub who: String,
+    /// Method.
+    pub method: String,
+    /// Path (no query string, which may carry identifiers).
+    pub path: String,
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The platform's message, truncated.
+    pub detail: String,
+    /// Full body, for callers that parse per-item errors.
+    pub body: Bytes,
 }
 
 /// Counters of what a client actually did (reports, tests).
@@ -271,14 +275,14 @@ impl Api {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            return Err(HttpError::Status {
+            return Err(HttpError::Status(Box::new(StatusError {
                 who: self.who.clone(),
                 method,
                 path,
                 status,
                 detail: snippet(&body),
                 body,
-            });
+            })));
         }
         Err(HttpError::GaveUp {
             who: self.who.clone(),
