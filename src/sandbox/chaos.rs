@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// The knobs. Rates are probabilities in [0, 1] per request (or per delivery).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChaosConfig {
     pub error_429: f64,
@@ -35,6 +35,27 @@ pub struct ChaosConfig {
     pub webhook_delay_ms: u64,
     /// Seed of the fault draws (re-seeded when the config is replaced).
     pub seed: u64,
+}
+
+impl Default for ChaosConfig {
+    /// Everything off; a hang, once switched on, lasts 30 s (past most clients' timeouts).
+    fn default() -> Self {
+        ChaosConfig {
+            error_429: 0.0,
+            error_500: 0.0,
+            error_502: 0.0,
+            error_503: 0.0,
+            timeout_rate: 0.0,
+            timeout_secs: 30.0,
+            latency_ms: 0,
+            token_expired: false,
+            webhook_drop: 0.0,
+            webhook_duplicate: 0.0,
+            webhook_reorder: 0.0,
+            webhook_delay_ms: 0,
+            seed: 0,
+        }
+    }
 }
 
 impl ChaosConfig {

@@ -686,3 +686,139 @@ async fn chaos_rates_are_honoured_and_inspectable() {
     assert_eq!(log["total"], 0);
     sb.shutdown().await;
 }
+
+async fn deliveries(sb: &SandboxHandle) -> Vec<Value> {
+    let v: Value = client()
+        .get(format!("{}/_sandbox/webhooks/deliveries", sb.base_url))
+        .send()
+        .await
+        .expect("deliveries")
+        .json()
+        .await
+        .expect("json");
+    v["deliveries"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn webhook_chaos_drops_duplicates_and_retries_are_bounded() {
+    let sb = start(config(10, 30, 6)).await;
+    let http = client();
+    let (hook, got) = receiver(0).await;
+    let sub = json!({"topic": "customers/update", "address": hook});
+    let r = http
+        .post(format!("{}/_sandbox/webhooks", sb.base_url))
+        .json(&sub)
+        .send()
+        .await
+        .expect("sub");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let ids: Vec<u64> = sb
+        .shopify
+        .read(|s| s.customers.iter().take(3).map(|c| c.id).collect());
+    let edit = |id: u64| {
+        http.post(format!("{}/_sandbox/shopify/customers/{id}", sb.base_url))
+            .json(&json!({"note": "edited"}))
+            .send()
+    };
+
+    // Every delivery duplicated: two arrivals per event, same event id.
+    let chaos = |body: Value| {
+        http.post(format!("{}/_sandbox/chaos", sb.base_url))
+            .json(&body)
+            .send()
+    };
+    chaos(json!({"webhook_duplicate": 1.0}))
+        .await
+        .expect("chaos");
+    edit(ids[0]).await.expect("edit");
+    wait_for(&got, 2).await;
+    {
+        let g = got.lock().expect("lock");
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].0["x-shopify-event-id"], g[1].0["x-shopify-event-id"]);
+    }
+
+    // Every delivery dropped: nothing arrives, the log says so.
+    chaos(json!({"webhook_drop": 1.0})).await.expect("chaos");
+    edit(ids[1]).await.expect("edit");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        got.lock().expect("lock").len(),
+        2,
+        "dropped deliveries never arrive"
+    );
+    let d = deliveries(&sb).await;
+    assert_eq!(d.iter().filter(|x| x["status"] == "dropped").count(), 1);
+
+    // A receiver that always fails gets exactly 8 tries.
+    chaos(json!({})).await.expect("chaos off");
+    let (bad_hook, bad) = receiver(usize::MAX).await;
+    let sub = json!({"topic": "customers/update", "address": bad_hook});
+    http.post(format!("{}/_sandbox/webhooks", sb.base_url))
+        .json(&sub)
+        .send()
+        .await
+        .expect("sub");
+    edit(ids[2]).await.expect("edit");
+    wait_for(&bad, 8).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(bad.lock().expect("lock").len(), 8, "8 tries, no more");
+    let d = deliveries(&sb).await;
+    let failed: Vec<&Value> = d.iter().filter(|x| x["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["attempts"], 8);
+    assert_eq!(failed[0]["last_status"], 500);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn chaos_timeouts_hang_past_the_client_timeout_and_latency_is_added() {
+    let sb = start(config(5, 10, 2)).await;
+    let http = client();
+    let chaos = |body: Value| {
+        http.post(format!("{}/_sandbox/chaos", sb.base_url))
+            .json(&body)
+            .send()
+    };
+    chaos(json!({"timeout_rate": 1.0, "timeout_secs": 1.0}))
+        .await
+        .expect("chaos");
+    let url = format!("{}/admin/api/{V}/shop.json", sb.base_url);
+    let short = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .expect("client");
+    let r = short
+        .get(&url)
+        .header(
+            "X-Shopify-Access-Token",
+            &sb.credentials.shopify_access_token,
+        )
+        .send()
+        .await;
+    assert!(
+        r.as_ref().is_err_and(reqwest::Error::is_timeout),
+        "the client times out: {r:?}"
+    );
+
+    chaos(json!({"latency_ms": 150})).await.expect("chaos");
+    let t = Instant::now();
+    assert_eq!(get(&sb, &url).await.status(), StatusCode::OK);
+    assert!(t.elapsed() >= Duration::from_millis(150));
+    // Admin routes are never slowed or failed.
+    let t = Instant::now();
+    let s = http
+        .get(format!("{}/_sandbox/state", sb.base_url))
+        .send()
+        .await
+        .expect("state");
+    assert_eq!(s.status(), StatusCode::OK);
+    assert!(t.elapsed() < Duration::from_millis(150));
+    let state: Value = s.json().await.expect("json");
+    assert_eq!(state["shopify"]["orders"], 10);
+    assert!(
+        state["hubspot"].is_object() && state["klaviyo"].is_object(),
+        "{state}"
+    );
+    sb.shutdown().await;
+}

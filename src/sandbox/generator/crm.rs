@@ -4,7 +4,8 @@
 //! (duplicates under an email variant).
 //!
 //! HubSpot properties used: email, firstname, lastname, phone, lifecyclestage,
-//! shopify_customer_id, total_spent, orders_count, last_order_date (YYYY-MM-DD).
+//! shopify_customer_id, total_spent, orders_count, last_order_date (YYYY-MM-DD),
+//! primary_tag (the customer's first tag).
 //! Klaviyo profile properties: total_spent, orders_count, last_order_date.
 
 use std::collections::BTreeMap;
@@ -118,6 +119,9 @@ fn contact(rng: &mut ChaCha8Rng, store: &StoreData, c: &Customer, email: &str) -
     p.insert("orders_count".into(), t.count.to_string());
     if let Some(d) = t.last_order {
         p.insert("last_order_date".into(), d);
+    }
+    if let Some(tag) = c.tags.split(',').map(str::trim).find(|t| !t.is_empty()) {
+        p.insert("primary_tag".into(), tag.to_string());
     }
     // Hand edits by the sales team.
     match rng.random_range(0..100) {
