@@ -430,7 +430,7 @@ impl Schema {
                 )),
             },
             PropType::Enumeration => {
-                if def.options.iter().any(|o| *o == value) {
+                if def.options.contains(&value) {
                     Ok(value)
                 } else {
                     Err(issue(

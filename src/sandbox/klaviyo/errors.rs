@@ -32,8 +32,9 @@ pub struct ApiError {
     pub detail: String,
     /// Where the problem is.
     pub origin: Option<Source>,
-    /// Extra members (e.g. `duplicate_profile_id`).
-    pub meta: Option<Value>,
+    /// `meta.duplicate_profile_id` of a 409 (the only `meta` member the sandbox
+    /// emits; kept narrow so the error stays small).
+    pub duplicate_profile_id: Option<String>,
 }
 
 impl ApiError {
@@ -49,7 +50,7 @@ impl ApiError {
             title,
             detail: detail.into(),
             origin: None,
-            meta: None,
+            duplicate_profile_id: None,
         }
     }
 
@@ -79,7 +80,7 @@ impl ApiError {
             "A profile already exists with one of these identifiers.",
         )
         .at("/data/attributes");
-        e.meta = Some(json!({ "duplicate_profile_id": existing_id }));
+        e.duplicate_profile_id = Some(existing_id.to_string());
         e
     }
 
@@ -183,7 +184,10 @@ impl ApiError {
                 Some(Source::Parameter(p)) => json!({ "parameter": p }),
                 None => json!({}),
             },
-            "meta": self.meta.clone().unwrap_or_else(|| json!({})),
+            "meta": match &self.duplicate_profile_id {
+                Some(id) => json!({ "duplicate_profile_id": id }),
+                None => json!({}),
+            },
         });
         if self.code == "throttled" {
             v["links"] = json!({
