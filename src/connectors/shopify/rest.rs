@@ -111,15 +111,14 @@ impl Stream for RestStream {
         };
         let mut url = self.client.url(&format!("{}.json", self.resource.name()));
         loop {
-            let page = self.client.get(&url, &query).await?;
-            let records = page
-                .body
-                .get(self.resource.name())
-                .and_then(Value::as_array)
-                .ok_or_else(|| {
-                    self.client
-                        .protocol(format!("{url}: no `{}` array", self.resource.name()))
-                })?;
+            let mut page = self.client.get(&url, &query).await?;
+            let Some(Value::Array(records)) =
+                page.body.get_mut(self.resource.name()).map(Value::take)
+            else {
+                return Err(self
+                    .client
+                    .protocol(format!("{url}: no `{}` array", self.resource.name())));
+            };
             let mut units = Vec::with_capacity(records.len());
             for record in records {
                 let unit = self.unit(record)?;
@@ -180,7 +179,7 @@ impl RestStream {
             .unwrap_or_default())
     }
 
-    fn unit(&self, record: &Value) -> Result<Unit> {
+    fn unit(&self, record: Value) -> Result<Unit> {
         let (key_field, key) = match self.resource {
             Resource::InventoryLevels => ("inventory_item_id", record.get("inventory_item_id")),
             _ => ("id", record.get("id")),
@@ -191,24 +190,26 @@ impl RestStream {
                 self.resource.name()
             ))
         })?;
-        let updated = record.get("updated_at").unwrap_or(&Value::Null);
-        let updated_at_us = micros(updated).ok_or_else(|| {
+        let updated = record.get("updated_at").cloned().unwrap_or(Value::Null);
+        let updated_at_us = micros(&updated).ok_or_else(|| {
             self.client.protocol(format!(
                 "{} {key}: updated_at {updated} is not an RFC 3339 time",
                 self.resource.name()
             ))
         })?;
-        let mut rows = vec![(self.entities()[0], record.clone())];
+        let mut rows = Vec::new();
         match self.resource {
-            Resource::Orders => order_children(record, key, updated, &mut rows),
+            Resource::Orders => order_children(&record, key, &updated, &mut rows),
             Resource::Products => {
                 let parent = json!({"id": key, "updated_at": updated});
-                for v in array(record, "variants") {
+                for v in array(&record, "variants") {
                     rows.push((&PRODUCT_VARIANTS, with_parent(v, parent.clone())));
                 }
             }
             _ => {}
         }
+        // The record itself, moved rather than copied: it is the largest row.
+        rows.insert(0, (self.entities()[0], record));
         Ok(Unit {
             key: key.to_string(),
             updated_at_us,
