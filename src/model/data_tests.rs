@@ -210,7 +210,7 @@ pub async fn run(
     set: &ModelSet,
     selected: &BTreeSet<String>,
 ) -> Result<TestReport> {
-    let ctx = session::open(warehouse).await?;
+    let ctx = session::open(warehouse, set.settings()).await?;
     session::define_views_for(&ctx, set, selected).await?;
     let run_at = chrono::Utc::now();
     let mut report = TestReport {

@@ -98,7 +98,7 @@ pub struct ModelDoc {
 
 /// Document every model.
 pub async fn docs(warehouse: &Warehouse, set: &ModelSet) -> Result<Vec<ModelDoc>> {
-    let ctx = session::open(warehouse).await?;
+    let ctx = session::open(warehouse, set.settings()).await?;
     let mut out = Vec::new();
     for (model, compiled) in set.in_order().zip(compile(set)) {
         let tests = data_tests::tests_of(model)?;

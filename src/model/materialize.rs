@@ -66,7 +66,7 @@ pub async fn build(
     selected: &BTreeSet<String>,
     on_event: &mut (dyn FnMut(RunEvent<'_>) + Send),
 ) -> Result<RunReport> {
-    let ctx = session::open(warehouse).await?;
+    let ctx = session::open(warehouse, set.settings()).await?;
     // Views outside the selection that selected models read must exist in the
     // session; they are defined at their place in the order, after anything
     // upstream of them that this run rebuilds.

@@ -12,6 +12,7 @@ use super::error::{ModelError, Result};
 use super::properties::{self, Declared, Materialized, ModelProperties};
 use super::references::{self, TableRef};
 use super::sql_ref;
+use super::udf::Settings;
 use crate::config::Project;
 use crate::warehouse::TableName;
 
@@ -91,6 +92,7 @@ impl Model {
 /// Every model of a project, in build order.
 #[derive(Debug, Clone)]
 pub struct ModelSet {
+    settings: Settings,
     models: BTreeMap<String, Model>,
     order: Vec<String>,
     graph: BTreeMap<String, Vec<Dep>>,
@@ -100,7 +102,14 @@ impl ModelSet {
     /// Discover the models of `project`, resolving references against the tables
     /// that exist in the warehouse (`existing`).
     pub fn load(project: &Project, existing: &BTreeSet<TableName>) -> Result<ModelSet> {
-        ModelSet::load_dir(&project.models_dir(), &project.dir, existing)
+        let mut set = ModelSet::load_dir(&project.models_dir(), &project.dir, existing)?;
+        set.settings = Settings::of(project);
+        Ok(set)
+    }
+
+    /// The project settings models see as SQL functions.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Discover models under `dir`; file names in errors are relative to `root`.
@@ -184,6 +193,7 @@ impl ModelSet {
             .collect();
         let order = dag::topo_order(&graph).map_err(|cycle| cycle_error(&models, &cycle))?;
         Ok(ModelSet {
+            settings: Settings::default(),
             models,
             order,
             graph,

@@ -13,10 +13,11 @@ use super::properties::Materialized;
 use super::udf;
 use crate::warehouse::Warehouse;
 
-/// A session over the warehouse with lockstep's functions registered.
-pub async fn open(warehouse: &Warehouse) -> Result<SessionContext> {
+/// A session over the warehouse with lockstep's functions registered, configured
+/// by `settings` (the project's; `Settings::default()` outside a project).
+pub async fn open(warehouse: &Warehouse, settings: &udf::Settings) -> Result<SessionContext> {
     let ctx = warehouse.session().await?;
-    udf::register(&ctx);
+    udf::register(&ctx, settings);
     Ok(ctx)
 }
 

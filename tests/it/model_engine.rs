@@ -75,7 +75,9 @@ async fn build(
 
 /// Rows of a query as strings (NULL as "NULL"), one Vec per row.
 async fn rows(wh: &Warehouse, sql: &str) -> Vec<Vec<String>> {
-    let ctx = model::session::open(wh).await.unwrap();
+    let ctx = model::session::open(wh, &model::udf::Settings::default())
+        .await
+        .unwrap();
     let batches = lockstep::query::run(&ctx, sql).await.unwrap();
     let mut out = Vec::new();
     for b in &batches {
@@ -710,4 +712,22 @@ fn cli_run_test_compile_and_docs() {
             assert!(lines[0].contains(expect), "{verb}: {stderr}");
         }
     }
+}
+
+#[tokio::test]
+async fn project_settings_are_sql_functions() {
+    let (_tmp, dir) = support::project(&format!(
+        "[project]\nreporting_currency = \"EUR\"\nsource_priority = [\"hubspot\", \"shopify\"]\n{TOML}"
+    ));
+    write(
+        &dir,
+        "models/s.sql",
+        "SELECT reporting_currency() AS currency, source_priority('shopify') AS shopify, source_priority('klaviyo') AS other",
+    );
+    let (project, wh) = open(&dir);
+    build(&project, &wh, &[]).await.unwrap();
+    assert_eq!(
+        rows(&wh, "SELECT * FROM models.s").await,
+        [["EUR", "2", "3"]]
+    );
 }

@@ -8,11 +8,13 @@
 //! | `e164(phone, default_region)` | scalar | [`phone`] |
 //! | `connected_components('<table or SELECT>')` | table | [`identity`] |
 //! | `fx_daily('<table or SELECT>' [, 'YYYY-MM-DD'])` | table | [`fx`] |
+//! | `reporting_currency()`, `source_priority(source)` | scalar | [`settings`] |
 
 pub mod email;
 pub mod fx;
 pub mod identity;
 pub mod phone;
+pub mod settings;
 
 use std::sync::Arc;
 
@@ -26,8 +28,12 @@ use datafusion::prelude::SessionContext;
 /// engine reads that string for dependencies.
 pub const SOURCE_TABLE_FUNCTIONS: &[&str] = &["connected_components", "fx_daily"];
 
-/// Register every lockstep function in `ctx`.
-pub fn register(ctx: &SessionContext) {
+pub use settings::Settings;
+
+/// Register every lockstep function in `ctx`, with the project's `settings`.
+pub fn register(ctx: &SessionContext, settings: &Settings) {
+    ctx.register_udf(ScalarUDF::from(settings::ReportingCurrency::new(settings)));
+    ctx.register_udf(ScalarUDF::from(settings::SourcePriority::new(settings)));
     ctx.register_udf(ScalarUDF::from(email::CanonicalEmail::new()));
     ctx.register_udf(ScalarUDF::from(phone::E164::new()));
     ctx.register_udtf(
