@@ -237,7 +237,14 @@ pub struct Page<T> {
 
 /// Select a page from `candidates` (already filtered, any order), using a bounded
 /// heap so that a page of a million-row store costs one pass and no sort of it.
-pub fn select<T>(candidates: impl Iterator<Item = (Key, T)>, req: &ListRequest) -> Page<T> {
+///
+/// `sorted` says the candidates arrive in ascending key order (the default id sort
+/// over an id-ordered store): a forward page then stops once it is full.
+pub fn select<T>(
+    candidates: impl Iterator<Item = (Key, T)>,
+    req: &ListRequest,
+    sorted: bool,
+) -> Page<T> {
     let want = req.limit + 1;
     match req.cursor {
         None | Some((_, Dir::Next)) => {
@@ -253,6 +260,9 @@ pub fn select<T>(candidates: impl Iterator<Item = (Key, T)>, req: &ListRequest) 
                 heap.push(HeapItem(k, t));
                 if heap.len() > want {
                     heap.pop();
+                }
+                if sorted && heap.len() == want {
+                    break;
                 }
             }
             let mut items: Vec<(Key, T)> = heap
@@ -309,6 +319,29 @@ impl<T> PartialOrd for HeapItem<T> {
 impl<T> Ord for HeapItem<T> {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         self.0.cmp(&o.0)
+    }
+}
+
+/// Where a forward walk in default (id ascending) order can start in an id-sorted
+/// slice, skipping what the cursor already covered; 0 for any other walk.
+pub fn sorted_start(ids: impl Fn(usize) -> u64, len: usize, req: &ListRequest) -> usize {
+    if req.sort != Sort::default() {
+        return 0;
+    }
+    match req.cursor {
+        Some(((_, last), Dir::Next)) => {
+            let (mut lo, mut hi) = (0usize, len);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if (ids(mid) as i64) <= last {
+                    lo = mid + 1
+                } else {
+                    hi = mid
+                }
+            }
+            lo
+        }
+        _ => 0,
     }
 }
 
@@ -370,24 +403,36 @@ mod tests {
     #[test]
     fn pages_forward_and_back() {
         let data: Vec<(Key, u32)> = (0..7).map(|i| ((0, i64::from(i)), i)).collect();
-        let p1 = select(data.iter().cloned(), &req(3, None));
+        let p1 = select(data.iter().cloned(), &req(3, None), true);
         assert_eq!(
             p1.items.iter().map(|x| x.1).collect::<Vec<_>>(),
             vec![0, 1, 2]
         );
         assert!(p1.has_next && !p1.has_prev);
-        let p2 = select(data.iter().cloned(), &req(3, Some(((0, 2), Dir::Next))));
+        let p2 = select(
+            data.iter().cloned(),
+            &req(3, Some(((0, 2), Dir::Next))),
+            false,
+        );
         assert_eq!(
             p2.items.iter().map(|x| x.1).collect::<Vec<_>>(),
             vec![3, 4, 5]
         );
-        let back = select(data.iter().cloned(), &req(3, Some(((0, 3), Dir::Prev))));
+        let back = select(
+            data.iter().cloned(),
+            &req(3, Some(((0, 3), Dir::Prev))),
+            false,
+        );
         assert_eq!(
             back.items.iter().map(|x| x.1).collect::<Vec<_>>(),
             vec![0, 1, 2]
         );
         assert!(!back.has_prev);
-        let p3 = select(data.iter().cloned(), &req(3, Some(((0, 5), Dir::Next))));
+        let p3 = select(
+            data.iter().cloned(),
+            &req(3, Some(((0, 5), Dir::Next))),
+            true,
+        );
         assert_eq!(p3.items.iter().map(|x| x.1).collect::<Vec<_>>(), vec![6]);
         assert!(!p3.has_next);
     }

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 
 use super::errors::ApiError;
 use super::model::{Financial, Order, StoreData};
-use super::pagination::{self, ListRequest};
+use super::pagination::{self, ListRequest, Sort};
 use super::rate_limit::Admission;
 use super::{Shopify, render};
 
@@ -274,12 +274,12 @@ fn with_link(body: Value, link: Option<String>) -> Response {
 
 fn list_customers(ctx: &Ctx, store: &StoreData) -> Result<Response, ApiError> {
     let req = pagination::parse("customers", ctx.pairs, CUSTOMER_FILTERS, true)?;
-    let cands = store
-        .customers
+    let start = pagination::sorted_start(|i| store.customers[i].id, store.customers.len(), &req);
+    let cands = store.customers[start..]
         .iter()
         .filter(|c| req.filters.matches_common(c.id, c.created_at, c.updated_at))
         .map(|c| (req.sort.key(c.id, c.created_at, c.updated_at), c));
-    let page = pagination::select(cands, &req);
+    let page = pagination::select(cands, &req, req.sort == Sort::default());
     let fields = ctx.fields();
     let items: Vec<Value> = page
         .items
@@ -308,12 +308,12 @@ fn order_matches(o: &Order, req: &ListRequest) -> bool {
 
 fn list_orders(ctx: &Ctx, store: &StoreData) -> Result<Response, ApiError> {
     let req = pagination::parse("orders", ctx.pairs, ORDER_FILTERS, true)?;
-    let cands = store
-        .orders
+    let start = pagination::sorted_start(|i| store.orders[i].id, store.orders.len(), &req);
+    let cands = store.orders[start..]
         .iter()
         .filter(|o| order_matches(o, &req))
         .map(|o| (req.sort.key(o.id, o.created_at, o.updated_at), o));
-    let page = pagination::select(cands, &req);
+    let page = pagination::select(cands, &req, req.sort == Sort::default());
     let fields = ctx.fields();
     let items: Vec<Value> = page
         .items
@@ -331,7 +331,7 @@ fn list_products(ctx: &Ctx, store: &StoreData) -> Result<Response, ApiError> {
         .iter()
         .filter(|p| req.filters.matches_common(p.id, p.created_at, p.updated_at))
         .map(|p| (req.sort.key(p.id, p.created_at, p.updated_at), p));
-    let page = pagination::select(cands, &req);
+    let page = pagination::select(cands, &req, false);
     let fields = ctx.fields();
     let items: Vec<Value> = page
         .items
@@ -363,7 +363,7 @@ fn list_inventory(ctx: &Ctx, store: &StoreData) -> Result<Response, ApiError> {
                 && f.updated_min.is_none_or(|m| l.updated_at >= m)
         })
         .map(|l| ((l.inventory_item_id as i64, l.location_id as i64), l));
-    let page = pagination::select(cands, &req);
+    let page = pagination::select(cands, &req, false);
     let items: Vec<Value> = page
         .items
         .iter()
