@@ -66,6 +66,7 @@ pub async fn build(
     selected: &BTreeSet<String>,
     on_event: &mut (dyn FnMut(RunEvent<'_>) + Send),
 ) -> Result<RunReport> {
+    check_inputs_built(warehouse, set, selected).await?;
     let ctx = session::open(warehouse, set.settings()).await?;
     // Views outside the selection that selected models read must exist in the
     // session; they are defined at their place in the order, after anything
@@ -110,6 +111,38 @@ pub async fn build(
         report.models.push(result);
     }
     Ok(report)
+}
+
+/// A selected model reading a table model that is neither selected nor built yet
+/// would fail with DataFusion's "table not found"; say what to do instead.
+async fn check_inputs_built(
+    warehouse: &Warehouse,
+    set: &ModelSet,
+    selected: &BTreeSet<String>,
+) -> Result<()> {
+    let existing: BTreeSet<_> = warehouse.list_tables().await?.into_iter().collect();
+    for model in set.in_order().filter(|m| selected.contains(&m.name)) {
+        for dep in model.model_deps() {
+            let Some(input) = set.get(&dep.model) else {
+                continue;
+            };
+            if selected.contains(&input.name) || input.materialized() == Materialized::View {
+                continue;
+            }
+            if !existing.contains(&input.table()?) {
+                return Err(ModelError::at(
+                    &model.file,
+                    dep.line,
+                    dep.column,
+                    format!(
+                        "models.{} has not been built yet: run `lockstep run --select +{}` to build it first",
+                        input.name, model.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Run one table model and replace its table atomically; returns rows and version.

@@ -176,6 +176,20 @@ async fn models_build_in_order_and_downstream_reads_fresh_output() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("nope") && err.contains("stg_orders"), "{err}");
+
+    // Selecting a model whose input model was never built says what to do.
+    write(&dir, "models/new_input.sql", "SELECT 1 AS x");
+    write(&dir, "models/reader.sql", "SELECT *\nFROM   new_input");
+    let err = build(&project, &wh, &["reader"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("models/reader.sql:2:8: models.new_input has not been built yet"),
+        "{err}"
+    );
+    build(&project, &wh, &["+reader"]).await.unwrap();
+    assert_eq!(rows(&wh, "SELECT x FROM models.reader").await, [["1"]]);
 }
 
 #[tokio::test]
