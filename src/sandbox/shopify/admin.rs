@@ -95,14 +95,20 @@ struct Advance {
 
 /// Bounds an admin call so a typo cannot wedge the server for minutes.
 const MAX_EVENTS_PER_CALL: u64 = 1_000_000;
+const MAX_SECONDS_PER_CALL: i64 = 400 * 86_400;
 
 async fn advance(State(shop): State<Arc<Shopify>>, raw: axum::body::Bytes) -> Response {
     let a: Advance = match body(&raw) {
         Ok(a) => a,
         Err(r) => return *r,
     };
-    if a.seconds.is_some_and(|s| s < 0) {
-        return err(StatusCode::BAD_REQUEST, "seconds must be >= 0");
+    if a.seconds
+        .is_some_and(|s| !(0..=MAX_SECONDS_PER_CALL).contains(&s))
+    {
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!("seconds must be between 0 and {MAX_SECONDS_PER_CALL}"),
+        );
     }
     let r = shop.mutate(|store, stream| {
         let Some(stream) = stream.as_mut() else {

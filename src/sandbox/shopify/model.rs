@@ -110,7 +110,7 @@ impl Money {
         f.resize(3, b'0');
         let milli = (f[0] - b'0') as i64 * 100 + (f[1] - b'0') as i64 * 10 + (f[2] - b'0') as i64;
         // Round half away from zero to cents.
-        let cents = int.checked_mul(100)? + (milli + 5) / 10;
+        let cents = int.checked_mul(100)?.checked_add((milli + 5) / 10)?;
         Some(Money(if neg { -cents } else { cents }))
     }
 
@@ -158,28 +158,29 @@ impl Money {
 impl std::ops::Add for Money {
     type Output = Money;
     fn add(self, o: Money) -> Money {
-        Money(self.0 + o.0)
+        // Saturating: loaded files may hold absurd amounts; never panic on them.
+        Money(self.0.saturating_add(o.0))
     }
 }
 impl std::ops::Sub for Money {
     type Output = Money;
     fn sub(self, o: Money) -> Money {
-        Money(self.0 - o.0)
+        Money(self.0.saturating_sub(o.0))
     }
 }
 impl std::ops::AddAssign for Money {
     fn add_assign(&mut self, o: Money) {
-        self.0 += o.0;
+        self.0 = self.0.saturating_add(o.0);
     }
 }
 impl std::ops::SubAssign for Money {
     fn sub_assign(&mut self, o: Money) {
-        self.0 -= o.0;
+        self.0 = self.0.saturating_sub(o.0);
     }
 }
 impl std::iter::Sum for Money {
     fn sum<I: Iterator<Item = Money>>(it: I) -> Money {
-        Money(it.map(|m| m.0).sum())
+        Money(it.fold(0i64, |a, m| a.saturating_add(m.0)))
     }
 }
 
@@ -329,7 +330,7 @@ pub struct LineItem {
 impl LineItem {
     /// Price × quantity, before discounts.
     pub fn gross(&self) -> Money {
-        Money(self.price.0 * self.quantity as i64)
+        Money(self.price.0.saturating_mul(i64::from(self.quantity)))
     }
 }
 

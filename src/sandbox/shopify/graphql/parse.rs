@@ -228,7 +228,11 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    depth: usize,
 }
+
+/// Nesting beyond this is refused, so a hostile query cannot exhaust the stack.
+const MAX_DEPTH: usize = 64;
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
@@ -322,6 +326,16 @@ impl Parser {
     }
 
     fn selection_set(&mut self) -> Result<Vec<Selection>, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("Query nesting deeper than {MAX_DEPTH} levels"));
+        }
+        let r = self.selection_set_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn selection_set_inner(&mut self) -> Result<Vec<Selection>, String> {
         self.expect('{')?;
         let mut sels = Vec::new();
         while !self.is('}') {
@@ -389,6 +403,16 @@ impl Parser {
     }
 
     fn value(&mut self) -> Result<GValue, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("Value nesting deeper than {MAX_DEPTH} levels"));
+        }
+        let r = self.value_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn value_inner(&mut self) -> Result<GValue, String> {
         match self.next() {
             Some(Tok::Punct('$')) => Ok(GValue::Var(self.name()?)),
             Some(Tok::Int(i)) => Ok(GValue::Int(i)),
@@ -446,6 +470,7 @@ pub fn parse(src: &str, op_name: Option<&str>) -> Result<Operation, String> {
     let mut p = Parser {
         toks: lex(src)?,
         pos: 0,
+        depth: 0,
     };
     let ops = p.document()?;
     match op_name {
@@ -497,5 +522,10 @@ mod tests {
         assert_eq!(f.key(), "op");
         assert_eq!(fields_for(&f.selections, "BulkOperation").len(), 2);
         assert!(parse("query { a { ...Frag } }", None).is_err());
+        let deep = format!("{}{}", "{a".repeat(10_000), "}".repeat(10_000));
+        assert!(
+            parse(&deep, None).is_err(),
+            "deep nesting refused, not a stack overflow"
+        );
     }
 }
