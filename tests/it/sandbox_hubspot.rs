@@ -110,6 +110,21 @@ async fn list_pagination_walks_every_contact_exactly_once() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    // The date-versioned path serves the same data, and its next link stays on it.
+    let v: Value = c
+        .get(format!("{base}/crm/objects/2026-03/contacts?limit=2"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = v["paging"]["next"]["link"].as_str().unwrap();
+    assert!(
+        link.contains("/crm/objects/2026-03/contacts?") && link.contains("after=3"),
+        "{link}"
+    );
     // Read by unique property.
     let v: Value = c
         .get(format!(

@@ -546,3 +546,32 @@ async fn throttling_answers_429_with_retry_after_and_the_real_body() {
     let (status, _, _) = api.send(api.req(Method::GET, "/api/events")).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn content_negotiation_follows_json_api() {
+    let api = Api::start(no_limits(), vec![]).await;
+    let rb = api
+        .req(Method::POST, "/api/profile-import")
+        .header("Content-Type", "text/plain")
+        .body(profile(json!({"email": "a@example.com"})).to_string());
+    let (status, _, v) = api.send(rb).await;
+    assert_eq!(status, 415);
+    assert_eq!(v["errors"][0]["code"], "unsupported_media_type");
+    let rb = api
+        .c
+        .get(format!("{}/api/profiles", api.base))
+        .header("Authorization", format!("Klaviyo-API-Key {KEY}"))
+        .header("revision", REVISION)
+        .header("Accept", "text/html");
+    let (status, _, _) = api.send(rb).await;
+    assert_eq!(status, 406);
+    // Malformed JSON is a JSON:API 400, not a framework rejection.
+    let rb = api
+        .req(Method::POST, "/api/events")
+        .header("Content-Type", "application/vnd.api+json")
+        .body("{not json");
+    let (status, headers, v) = api.send(rb).await;
+    assert_eq!(status, 400);
+    assert_eq!(headers["content-type"], "application/vnd.api+json");
+    assert_eq!(v["errors"][0]["code"], "invalid");
+}

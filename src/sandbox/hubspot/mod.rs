@@ -10,6 +10,16 @@
 //!
 //! Default credentials: token `sandbox-hubspot-token`, client secret
 //! `sandbox-hubspot-secret`.
+//!
+//! Admin routes (no auth, not rate limited): `GET /_sandbox/hubspot/state`,
+//! `POST /_sandbox/hubspot/reset` (back to the seed), `POST /_sandbox/hubspot/
+//! contacts/{id}/edit` (body `{"properties":{...}}`: a CRM user's edit, which
+//! notifies the webhook), `POST /_sandbox/hubspot/webhook-url` (body `{"url":…}`,
+//! null to stop) and `GET /_sandbox/hubspot/webhooks` (deliveries made).
+//!
+//! Known simplifications: the search index is immediately consistent (HubSpot's
+//! lags by seconds); errors of a batch are reported one per failing input rather
+//! than grouped by category; property history is not kept.
 
 pub mod batch;
 pub mod errors;

@@ -178,7 +178,12 @@ fn respond(result: Result<(StatusCode, Value), ApiError>) -> Response {
     }
 }
 
-async fn list(State(hs): Hs, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(hs): Hs,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let pairs = query_pairs(&raw);
     respond((|| {
         let limit = match query_one(&pairs, "limit") {
@@ -220,14 +225,14 @@ async fn list(State(hs): Hs, headers: HeaderMap, RawQuery(raw): RawQuery) -> Res
         if let Some(next) = next {
             body["paging"] = json!({ "next": {
                 "after": next.to_string(),
-                "link": next_link(&headers, &pairs, next),
+                "link": next_link(&headers, uri.path(), &pairs, next),
             }});
         }
         Ok((StatusCode::OK, body))
     })())
 }
 
-fn next_link(headers: &HeaderMap, pairs: &[(String, String)], after: u64) -> String {
+fn next_link(headers: &HeaderMap, path: &str, pairs: &[(String, String)], after: u64) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -237,7 +242,7 @@ fn next_link(headers: &HeaderMap, pairs: &[(String, String)], after: u64) -> Str
         q.append_pair(k, v);
     }
     q.append_pair("after", &after.to_string());
-    format!("http://{host}/crm/v3/objects/contacts?{}", q.finish())
+    format!("http://{host}{path}?{}", q.finish())
 }
 
 async fn get_one(State(hs): Hs, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {

@@ -6,6 +6,13 @@
 //! Written from Klaviyo's documentation (research notes, section D),
 //! independently of `connectors::klaviyo`. Paths are accepted with and without a
 //! trailing slash. Default API key: `pk_sandbox_klaviyo_key`.
+//!
+//! Admin routes (no auth, not rate limited): `GET /_sandbox/klaviyo/state`
+//! (profiles, events with metric names, jobs) and `POST /_sandbox/klaviyo/reset`.
+//!
+//! Known simplifications: windows are per endpoint for the one account (all keys
+//! share them, as private keys do); lists, segments, subscriptions and
+//! `meta.patch_properties` are not modelled; `or`/`not` filters are refused.
 
 pub mod bulk;
 pub mod errors;

@@ -211,19 +211,31 @@ pub fn list(store: &Profiles, q: &Query, base: &str, path: &str) -> Result<Value
         }
         None => None,
     };
-    let mut hits: Vec<(String, &Profile)> = store
-        .all()
-        .filter(|p| conds.iter().all(|c| matches(p, c)))
-        .map(|p| (sort_key(p, field), p))
-        .filter(|(k, p)| match &after {
-            None => true,
-            Some((ak, ai)) => {
-                let here = (k.as_str(), p.id.as_str());
-                let there = (ak.as_str(), ai.as_str());
-                if desc { here < there } else { here > there }
-            }
-        })
-        .collect();
+    let keep = |p: &&Profile| conds.iter().all(|c| matches(p, c));
+    // Ascending id order is the storage order: take one page without a sort.
+    let mut hits: Vec<(String, &Profile)> = if field == "id" && !desc {
+        let from = after.as_ref().map_or("", |(_, i)| i.as_str());
+        store
+            .after_id(from)
+            .filter(keep)
+            .take(size + 1)
+            .map(|p| (p.id.clone(), p))
+            .collect()
+    } else {
+        store
+            .all()
+            .filter(keep)
+            .map(|p| (sort_key(p, field), p))
+            .collect()
+    };
+    hits.retain(|(k, p)| match &after {
+        None => true,
+        Some((ak, ai)) => {
+            let here = (k.as_str(), p.id.as_str());
+            let there = (ak.as_str(), ai.as_str());
+            if desc { here < there } else { here > there }
+        }
+    });
     hits.sort_by(|(ka, a), (kb, b)| {
         let o = (ka, &a.id).cmp(&(kb, &b.id));
         if desc { o.reverse() } else { o }

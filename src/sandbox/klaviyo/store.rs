@@ -383,6 +383,15 @@ impl Profiles {
         self.by_id.values()
     }
 
+    /// Profiles with an id strictly greater than `after`, in id order (the
+    /// default listing order, walked without sorting everything per page).
+    pub fn after_id<'a>(&'a self, after: &str) -> impl Iterator<Item = &'a Profile> + 'a {
+        use std::ops::Bound;
+        self.by_id
+            .range::<str, _>((Bound::Excluded(after), Bound::Unbounded))
+            .map(|(_, p)| p)
+    }
+
     /// Number of profiles.
     pub fn len(&self) -> usize {
         self.by_id.len()
