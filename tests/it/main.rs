@@ -7,6 +7,7 @@ mod cli_core;
 mod crash;
 mod delta_protocol;
 mod extract;
+mod extract_crm;
 mod model_engine;
 mod sandbox_cli;
 mod sandbox_hubspot;
