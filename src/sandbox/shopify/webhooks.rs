@@ -219,7 +219,14 @@ impl Webhooks {
                 dup.record = self.push_record(rec);
                 self.spawn(dup);
             }
-            if fault.reorder {
+            // Held back only when nothing else is: the next delivery then overtakes it.
+            if fault.reorder
+                && self
+                    .held
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_none()
+            {
                 self.hold(out);
             } else {
                 self.spawn(out);
@@ -251,14 +258,7 @@ impl Webhooks {
 
     /// Hold a delivery back so that the next one overtakes it.
     fn hold(self: &Arc<Self>, out: Outgoing) {
-        let previous = self
-            .held
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace(out);
-        if let Some(p) = previous {
-            self.spawn(p);
-        }
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
         let me = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(REORDER_HOLD).await;
