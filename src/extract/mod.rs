@@ -128,15 +128,7 @@ pub trait Stream: Send + Sync {
 }
 
 /// Request/throttle counters of a source's API clients, for run records.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ApiCounters {
-    /// Requests sent.
-    pub requests: u64,
-    /// 429s received.
-    pub throttled: u64,
-    /// Retries made.
-    pub retries: u64,
-}
+pub use crate::http::Counters as ApiCounters;
 
 /// A configured source: a name and its streams.
 pub trait Source: Send + Sync {

@@ -95,6 +95,37 @@ pub struct Stats {
     pub retries: AtomicU64,
 }
 
+/// A snapshot of [`Stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    /// Requests sent.
+    pub requests: u64,
+    /// 429s received.
+    pub throttled: u64,
+    /// Retries made.
+    pub retries: u64,
+}
+
+impl Stats {
+    /// The counters now.
+    pub fn snapshot(&self) -> Counters {
+        Counters {
+            requests: self.requests.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Apply `f` to a client that has not been shared yet (builders of connector clients
+/// use it to let tests shorten backoffs); a shared one is returned unchanged.
+pub fn reconfigure(api: Arc<Api>, f: impl FnOnce(Api) -> Api) -> Arc<Api> {
+    match Arc::try_unwrap(api) {
+        Ok(api) => Arc::new(f(api)),
+        Err(shared) => shared,
+    }
+}
+
 /// A reply with a success status.
 #[derive(Debug)]
 pub struct Reply {

@@ -69,10 +69,7 @@ impl Client {
     /// Adjust the API client before first use (tests shorten backoffs).
     pub fn with_api(self, f: impl FnOnce(Api) -> Api) -> Client {
         let Client { api, base, token } = self;
-        let api = match Arc::try_unwrap(api) {
-            Ok(api) => Arc::new(f(api)),
-            Err(shared) => shared,
-        };
+        let api = crate::http::reconfigure(api, f);
         Client { api, base, token }
     }
 

@@ -6,7 +6,6 @@ pub mod extract;
 pub mod schema;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use crate::config::EndpointConfig;
 use crate::extract::{ApiCounters, ExtractError, Result, Source, Stream};
@@ -61,11 +60,6 @@ impl Source for HubSpotSource {
     }
 
     fn counters(&self) -> ApiCounters {
-        let s = self.client.api().stats();
-        ApiCounters {
-            requests: s.requests.load(Ordering::Relaxed),
-            throttled: s.throttled.load(Ordering::Relaxed),
-            retries: s.retries.load(Ordering::Relaxed),
-        }
+        self.client.api().stats().snapshot()
     }
 }

@@ -70,10 +70,7 @@ impl Client {
             key,
             revision,
         } = self;
-        let api = match Arc::try_unwrap(api) {
-            Ok(api) => Arc::new(f(api)),
-            Err(shared) => shared,
-        };
+        let api = crate::http::reconfigure(api, f);
         Client {
             api,
             base,

@@ -108,10 +108,7 @@ impl Client {
             version,
             token,
         } = self;
-        let api = match Arc::try_unwrap(api) {
-            Ok(api) => Arc::new(f(api)),
-            Err(shared) => shared,
-        };
+        let api = crate::http::reconfigure(api, f);
         Client {
             api,
             base,

@@ -6,7 +6,6 @@ pub mod rest;
 pub mod schema;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use crate::config::EndpointConfig;
 use crate::extract::{ApiCounters, ExtractError, Result, Source, Stream};
@@ -78,11 +77,6 @@ impl Source for ShopifySource {
     }
 
     fn counters(&self) -> ApiCounters {
-        let s = self.client.api().stats();
-        ApiCounters {
-            requests: s.requests.load(Ordering::Relaxed),
-            throttled: s.throttled.load(Ordering::Relaxed),
-            retries: s.retries.load(Ordering::Relaxed),
-        }
+        self.client.api().stats().snapshot()
     }
 }
