@@ -54,7 +54,9 @@ pub fn compile(set: &ModelSet) -> Vec<Compiled> {
                 materialized: m.materialized(),
                 depends_on: depends_on.into_iter().collect(),
                 sources: sources.into_iter().collect(),
-                sql: m.sql.clone(),
+                // The padded form keeps error positions; people read the compact one.
+                sql: super::sql_ref::rewrite_compact(&m.raw_sql, Some(&m.name))
+                    .unwrap_or_else(|_| m.sql.clone()),
             }
         })
         .collect()

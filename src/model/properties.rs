@@ -253,13 +253,26 @@ fn yaml_error(file: &str, e: &serde_saphyr::Error) -> ModelError {
     // The rendered error can carry a source snippet over several lines; keep the
     // first line, which holds the message.
     let rendered = e.to_string();
-    let message = rendered
+    let first = rendered
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
-        .unwrap_or("invalid YAML")
-        .to_string();
-    ModelError::at(file, line, column, message)
+        .unwrap_or("invalid YAML");
+    ModelError::at(file, line, column, strip_location(first))
+}
+
+/// serde-saphyr prefixes messages with `error: line L column C: `; the position is
+/// already in front of the whole line, so drop the repetition.
+fn strip_location(message: &str) -> String {
+    let rest = message.strip_prefix("error: ").unwrap_or(message);
+    let without = rest.strip_prefix("line ").and_then(|r| {
+        let (_, after) = r.split_once(": ")?;
+        r.split_whitespace()
+            .nth(1)
+            .is_some_and(|w| w == "column")
+            .then_some(after)
+    });
+    without.unwrap_or(rest).to_string()
 }
 
 #[cfg(test)]
@@ -302,6 +315,7 @@ mod tests {
         let err = parse(text, "models/orders.yml").unwrap_err().to_string();
         assert!(err.starts_with("models/orders.yml:5:"), "{err}");
         assert!(err.contains("data_test"), "{err}");
+        assert!(!err.contains("line 5"), "position repeated: {err}");
         let err = parse(
             "models:\n  - name: a\n    config: {materialized: ephemeral}\n",
             "f.yml",

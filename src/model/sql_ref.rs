@@ -20,8 +20,18 @@ pub struct SugarError {
     pub message: String,
 }
 
-/// Rewrite every `{{ ... }}` in `sql`. `this` is the model's own name, if any.
+/// Rewrite every `{{ ... }}` in `sql`, keeping positions. `this` is the model's own
+/// name, if any.
 pub fn rewrite(sql: &str, this: Option<&str>) -> Result<String, SugarError> {
+    rewrite_with(sql, this, true)
+}
+
+/// Rewrite for reading (`lockstep compile`): no padding after replacements.
+pub fn rewrite_compact(sql: &str, this: Option<&str>) -> Result<String, SugarError> {
+    rewrite_with(sql, this, false)
+}
+
+fn rewrite_with(sql: &str, this: Option<&str>, keep_positions: bool) -> Result<String, SugarError> {
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;
     let mut consumed = 0usize;
@@ -34,7 +44,11 @@ pub fn rewrite(sql: &str, this: Option<&str>) -> Result<String, SugarError> {
         };
         let template = &rest[start..start + 2 + end + 2];
         let replacement = expand(after[..end].trim(), this).map_err(|m| error(sql, at, &m))?;
-        out.push_str(&pad(&replacement, template));
+        if keep_positions {
+            out.push_str(&pad(&replacement, template));
+        } else {
+            out.push_str(&replacement);
+        }
         let used = start + template.len();
         consumed += used;
         rest = &rest[used..];
@@ -136,6 +150,14 @@ mod tests {
         assert_eq!(out.find(" o join"), sql.find(" o join"));
         assert_eq!(out.len(), sql.len());
         assert_eq!(out.rfind("on x"), sql.rfind("on x"));
+    }
+
+    #[test]
+    fn compact_form_has_no_padding() {
+        assert_eq!(
+            rewrite_compact("from {{ ref('a') }} x", None).unwrap(),
+            "from models.a x"
+        );
     }
 
     #[test]

@@ -214,7 +214,9 @@ async fn plain_names_and_sugar_resolve_to_the_same_dependencies() {
     assert_eq!(deps["c"], ["a", "b"]);
     assert_eq!(compiled[0].sources, ["raw_shop.orders"]);
     assert!(
-        compiled[2].sql.contains("FROM models.a "),
+        compiled[2]
+            .sql
+            .contains("FROM models.a JOIN lockstep.models.b"),
         "{}",
         compiled[2].sql
     );
