@@ -41,6 +41,9 @@ pub async fn run(project: &Path, args: SqlArgs) -> anyhow::Result<()> {
     let project = Project::load(project)?;
     let warehouse = Warehouse::for_project(&project)?;
     let ctx = warehouse.session().await?;
+    // The model functions (canonical_email, e164, connected_components, ...) work in
+    // ad-hoc queries too.
+    crate::model::udf::register(&ctx, &crate::model::udf::Settings::of(&project));
     let batches = crate::query::run(&ctx, &query)
         .await
         .map_err(|e| anyhow::anyhow!("query:{e}"))?;

@@ -112,7 +112,13 @@ impl Pacer {
         let mut s = self.lock();
         if s.limit != limit {
             if let Limit::Bucket { capacity, .. } = limit {
-                s.tokens = s.tokens.clamp(0.0, capacity);
+                // Coming from another shape, start full and let the server's
+                // "remaining" (observed next) lower the estimate.
+                s.tokens = match s.limit {
+                    Limit::Bucket { .. } => s.tokens.clamp(0.0, capacity),
+                    _ => capacity,
+                };
+                s.refilled_at = Instant::now();
             }
             s.limit = limit;
         }

@@ -111,3 +111,31 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limit_headers_set_a_rolling_window() {
+        let pacer = Pacer::new(Limit::Unlimited);
+        let mut h = HeaderMap::new();
+        h.insert("x-hubspot-ratelimit-max", "100".parse().unwrap());
+        h.insert("x-hubspot-ratelimit-remaining", "1".parse().unwrap());
+        h.insert(
+            "x-hubspot-ratelimit-interval-milliseconds",
+            "10000".parse().unwrap(),
+        );
+        Hooks.observe(&h, &pacer);
+        let start = tokio::time::Instant::now();
+        pacer.acquire().await;
+        assert!(start.elapsed() < Duration::from_millis(10));
+        // The window is full now: the next request waits for it to roll.
+        pacer.acquire().await;
+        assert!(
+            start.elapsed() >= Duration::from_secs(9),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}

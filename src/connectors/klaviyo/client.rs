@@ -120,3 +120,24 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn ratelimit_headers_set_the_steady_window() {
+        let pacer = Pacer::new(Limit::Unlimited);
+        let mut h = HeaderMap::new();
+        h.insert("ratelimit-limit", "700".parse().unwrap());
+        h.insert("ratelimit-remaining", "0".parse().unwrap());
+        Hooks.observe(&h, &pacer);
+        let start = tokio::time::Instant::now();
+        pacer.acquire().await;
+        assert!(
+            start.elapsed() >= Duration::from_secs(59),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}

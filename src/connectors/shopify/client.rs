@@ -204,6 +204,35 @@ pub fn next_link(header: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    #[tokio::test(start_paused = true)]
+    async fn call_limit_header_sets_the_bucket_and_what_is_left() {
+        let pacer = Pacer::new(Limit::Unlimited);
+        let mut h = HeaderMap::new();
+        h.insert("x-shopify-shop-api-call-limit", "39/40".parse().unwrap());
+        Hooks.observe(&h, &pacer);
+        // One slot left: the first request goes at once, the next waits a leak (0.5 s).
+        let start = tokio::time::Instant::now();
+        pacer.acquire().await;
+        assert!(start.elapsed() < std::time::Duration::from_millis(10));
+        pacer.acquire().await;
+        let waited = start.elapsed().as_secs_f64();
+        assert!((0.45..0.6).contains(&waited), "{waited}");
+    }
+
+    #[test]
+    fn graphql_throttled_body_waits_for_the_cost_bucket() {
+        let body = br#"{"errors":[{"message":"Throttled","extensions":{"code":"THROTTLED"}}],
+            "extensions":{"cost":{"requestedQueryCost":202,"actualQueryCost":null,
+            "throttleStatus":{"maximumAvailable":2000.0,"currentlyAvailable":2,"restoreRate":100.0}}}}"#;
+        let wait = Hooks.throttled_body(StatusCode::OK, body).unwrap();
+        assert_eq!(wait, Duration::from_secs(2));
+        assert!(
+            Hooks
+                .throttled_body(StatusCode::OK, br#"{"data":{}}"#)
+                .is_none()
+        );
+    }
+
     #[test]
     fn link_header_next() {
         let h = r#"<https://s.myshopify.com/admin/api/2026-07/orders.json?limit=250&page_info=abc>; rel="previous", <https://s.myshopify.com/admin/api/2026-07/orders.json?limit=250&page_info=def>; rel="next""#;
