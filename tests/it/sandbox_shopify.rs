@@ -839,5 +839,25 @@ async fn chaos_timeouts_hang_past_the_client_timeout_and_latency_is_added() {
         state["hubspot"].is_object() && state["klaviyo"].is_object(),
         "{state}"
     );
+    // The CRMs start from the generator's seeds and share the port.
+    let contacts = state["hubspot"]["contacts"].as_array().map_or(0, Vec::len);
+    assert!(sb.seed_contacts > 0);
+    assert_eq!(contacts, sb.seed_contacts);
+    http.delete(format!("{}/_sandbox/chaos", sb.base_url))
+        .send()
+        .await
+        .expect("chaos off");
+    let r = http
+        .get(format!("{}/crm/v3/objects/contacts?limit=100", sb.base_url))
+        .bearer_auth(&sb.credentials.hubspot_token)
+        .send()
+        .await
+        .expect("hubspot");
+    assert_eq!(r.status(), StatusCode::OK);
+    let listed: Value = r.json().await.expect("json");
+    assert_eq!(
+        listed["results"].as_array().map_or(0, Vec::len),
+        sb.seed_contacts
+    );
     sb.shutdown().await;
 }
