@@ -69,6 +69,17 @@ fn key(prop_type: PropType, raw: &str) -> Option<Key> {
     }
 }
 
+/// A contact's typed value; the computed timestamps and id are read directly
+/// (incremental syncs filter and sort on them over every contact).
+fn contact_key(c: &Contact, prop: &str, prop_type: PropType) -> Option<Key> {
+    match prop {
+        "lastmodifieddate" => Some(Key::Num(c.updated_at.timestamp_millis() as f64)),
+        "createdate" => Some(Key::Num(c.created_at.timestamp_millis() as f64)),
+        "hs_object_id" => Some(Key::Num(c.id as f64)),
+        _ => c.properties.get(prop).and_then(|v| key(prop_type, v)),
+    }
+}
+
 fn cmp_keys(a: &Key, b: &Key) -> Option<Ordering> {
     a.partial_cmp(b)
 }
@@ -184,8 +195,7 @@ impl Filter {
     }
 
     fn matches(&self, c: &Contact) -> bool {
-        let actual = c.value(&self.prop);
-        let actual_key = actual.as_deref().and_then(|a| key(self.prop_type, a));
+        let actual_key = contact_key(c, &self.prop, self.prop_type);
         let against = |raw: &Option<String>| raw.as_deref().and_then(|r| key(self.prop_type, r));
         let ord = |raw: &Option<String>| match (&actual_key, against(raw)) {
             (Some(a), Some(b)) => cmp_keys(a, &b),
@@ -208,11 +218,11 @@ impl Filter {
                 });
                 hit == (self.op == "IN")
             }
-            "HAS_PROPERTY" => actual.is_some(),
-            "NOT_HAS_PROPERTY" => actual.is_none(),
+            "HAS_PROPERTY" => actual_key.is_some(),
+            "NOT_HAS_PROPERTY" => actual_key.is_none(),
             "CONTAINS_TOKEN" | "NOT_CONTAINS_TOKEN" => {
-                let hit = match (&actual, &self.value) {
-                    (Some(a), Some(p)) => contains_token(a, p),
+                let hit = match (c.value(&self.prop), &self.value) {
+                    (Some(a), Some(p)) => contains_token(&a, p),
                     _ => false,
                 };
                 hit == (self.op == "CONTAINS_TOKEN")
@@ -256,8 +266,8 @@ fn parse_sorts(store: &Store, body: &Value) -> Result<Vec<Sort>, ApiError> {
 
 fn compare(sorts: &[Sort], a: &Contact, b: &Contact) -> Ordering {
     for s in sorts {
-        let ka = a.value(&s.prop).and_then(|v| key(s.prop_type, &v));
-        let kb = b.value(&s.prop).and_then(|v| key(s.prop_type, &v));
+        let ka = contact_key(a, &s.prop, s.prop_type);
+        let kb = contact_key(b, &s.prop, s.prop_type);
         // Records without the value sort last in either direction.
         let ord = match (ka, kb) {
             (Some(x), Some(y)) => {
