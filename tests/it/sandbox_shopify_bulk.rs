@@ -243,3 +243,52 @@ async fn cost_throttle_answers_throttled_when_the_bucket_is_empty() {
     assert_eq!(second["extensions"]["cost"]["actualQueryCost"], Value::Null);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_bulk_operation_can_be_cancelled_and_is_the_current_one() {
+    let mut cfg = config(4);
+    cfg.shopify.bulk_step = Duration::from_millis(400);
+    let sb = Sandbox::start(cfg).await.expect("start");
+    let r = gql(
+        &sb,
+        RUN,
+        json!({"q": "{ customers { edges { node { id email } } } }"}),
+    )
+    .await;
+    let id = r["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let cur = gql(
+        &sb,
+        "{ currentBulkOperation(type: QUERY) { id status } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(cur["data"]["currentBulkOperation"]["id"], id.as_str());
+    let cancel = "mutation c($id: ID!) { bulkOperationCancel(id: $id) { bulkOperation { id status } userErrors { message } } }";
+    let r = gql(&sb, cancel, json!({"id": id})).await;
+    assert_eq!(
+        r["data"]["bulkOperationCancel"]["userErrors"],
+        json!([]),
+        "{r}"
+    );
+    assert_eq!(
+        r["data"]["bulkOperationCancel"]["bulkOperation"]["status"],
+        "CANCELED"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let n = gql(&sb, POLL, json!({"id": id})).await;
+    assert_eq!(
+        n["data"]["node"]["status"], "CANCELED",
+        "stays cancelled: {n}"
+    );
+    assert_eq!(n["data"]["node"]["url"], Value::Null);
+    // Cancelling a finished operation is a user error.
+    let r = gql(&sb, cancel, json!({"id": id})).await;
+    assert!(
+        r["data"]["bulkOperationCancel"]["userErrors"][0]["message"].is_string(),
+        "{r}"
+    );
+    sb.shutdown().await;
+}
