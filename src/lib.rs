@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod http;

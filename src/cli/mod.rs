@@ -3,6 +3,7 @@
 
 mod backfill;
 mod compile;
+mod demo;
 mod docs;
 mod extract;
 mod init;
@@ -33,6 +34,8 @@ pub struct Cli {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole pipeline on the embedded sandbox and report what happened.
+    Demo(demo::DemoArgs),
     /// Scaffold a new project (lockstep.toml, models/, warehouse/) that works at once.
     Init(init::InitArgs),
     /// Run SQL against the warehouse (query from the argument, or stdin when absent).
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Demo(args) => demo::run(&cli.project, args).await,
         Command::Init(args) => init::run(&cli.project, args).await,
         Command::Sql(args) => sql::run(&cli.project, args).await,
         Command::Status(args) => status::run(&cli.project, args).await,

@@ -6,6 +6,7 @@ mod support;
 mod cli_core;
 mod crash;
 mod delta_protocol;
+mod demo;
 mod extract;
 mod extract_crm;
 mod model_engine;

@@ -229,6 +229,20 @@ fn route(ctx: &Ctx, method: &Method, rest: &str, body: &[u8]) -> Result<Response
             Ok(Json(json!({"product": render::product_json(p)})).into_response())
         }
         (Method::GET, ["inventory_levels"]) => list_inventory(ctx, &store),
+        (Method::GET, ["locations"]) => {
+            let locations: Vec<Value> = store
+                .location_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    json!({
+                        "id": id, "name": format!("Warehouse {}", i + 1), "active": true,
+                        "country_code": "US", "admin_graphql_api_id": format!("gid://shopify/Location/{id}"),
+                    })
+                })
+                .collect();
+            Ok(Json(json!({"locations": locations})).into_response())
+        }
         (Method::GET, ["webhooks"]) => {
             Ok(Json(json!({"webhooks": ctx.shop.webhooks.list_json()})).into_response())
         }
