@@ -5,6 +5,7 @@ mod support;
 
 mod cli_core;
 mod crash;
+mod default_models;
 mod delta_protocol;
 mod demo;
 mod extract;

@@ -1,0 +1,38 @@
+-- One row per golden customer (a person across the store, guest checkouts and CRMs)
+-- with per-field survivorship: among the person's records with a non-null value,
+-- the source ranked first in [project] source_priority, then the most recent.
+WITH records AS (
+  SELECT 'c:shop:' || CAST(customer_id AS VARCHAR) AS node, source, updated_at,
+         email, email_canonical, phone_e164, first_name, last_name, primary_tag, customer_id AS store_customer_id
+  FROM models.stg_shop_customers
+  UNION ALL
+  SELECT 'o:shop:' || CAST(order_id AS VARCHAR), source, updated_at,
+         email, email_canonical, phone_e164, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT)
+  FROM models.stg_shop_orders WHERE (NOT is_test) AND (customer_id IS NULL)
+  UNION ALL
+  SELECT 'h:hubspot:' || CAST(contact_id AS VARCHAR), source, updated_at,
+         email, email_canonical, phone_e164, first_name, last_name, primary_tag, CAST(NULL AS BIGINT)
+  FROM models.stg_hubspot_contacts WHERE NOT is_archived
+  UNION ALL
+  SELECT 'k:klaviyo:' || profile_id, source, updated_at,
+         email, email_canonical, phone_e164, first_name, last_name, CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT)
+  FROM models.stg_klaviyo_profiles
+), ranked AS (
+  SELECT g.golden_id, g.component_id, r.*,
+         source_priority(r.source) AS priority
+  FROM records r
+  JOIN models.identity_graph g ON g.node = r.node
+)
+SELECT golden_id,
+       min(component_id)                                                                   AS component_id,
+       first_value(lower(trim(email)) ORDER BY priority, updated_at DESC) FILTER (WHERE email_canonical IS NOT NULL) AS email,
+       first_value(email_canonical ORDER BY priority, updated_at DESC) FILTER (WHERE email_canonical IS NOT NULL) AS email_canonical,
+       first_value(phone_e164 ORDER BY priority, updated_at DESC) FILTER (WHERE phone_e164 IS NOT NULL)           AS phone_e164,
+       first_value(first_name ORDER BY priority, updated_at DESC) FILTER (WHERE first_name IS NOT NULL)           AS first_name,
+       first_value(last_name ORDER BY priority, updated_at DESC) FILTER (WHERE last_name IS NOT NULL)             AS last_name,
+       first_value(primary_tag ORDER BY priority, updated_at DESC) FILTER (WHERE primary_tag IS NOT NULL)         AS primary_tag,
+       first_value(store_customer_id ORDER BY updated_at DESC) FILTER (WHERE store_customer_id IS NOT NULL)       AS store_customer_id,
+       CAST(count(DISTINCT store_customer_id) AS BIGINT)                                  AS store_customers,
+       CAST(count(*) AS BIGINT)                                                            AS source_records
+FROM ranked
+GROUP BY golden_id

@@ -1,0 +1,52 @@
+-- Latest version of each order, with test/cancellation flags (nothing excluded).
+WITH ranked AS (
+  SELECT o.*,
+         row_number() OVER (PARTITION BY o.id ORDER BY o.updated_at DESC, o._extracted_at DESC, o._batch_id DESC) AS version_rank
+  FROM raw_shop.orders o
+)
+SELECT
+  'shop'                                        AS source,
+  id                                            AS order_id,
+  name                                          AS order_name,
+  order_number,
+  email,
+  canonical_email(email)                        AS email_canonical,
+  phone,
+  e164(phone, 'US')                             AS phone_e164,
+  customer_id,
+  created_at,
+  processed_at,
+  CAST(COALESCE(processed_at, created_at) AS DATE) AS processed_date,
+  updated_at,
+  cancelled_at,
+  cancel_reason,
+  closed_at,
+  financial_status,
+  fulfillment_status,
+  COALESCE(test, false)                         AS is_test,
+  (cancelled_at IS NOT NULL)                    AS is_cancelled,
+  (COALESCE(financial_status, '') = 'voided')   AS is_voided,
+  (COALESCE(financial_status, '') IN ('paid', 'partially_refunded', 'refunded')) AS is_captured,
+  ((NOT COALESCE(test, false)) AND (COALESCE(financial_status, '') <> 'voided')) AS counts_in_sales,
+  source_name,
+  tags,
+  currency                                      AS shop_currency,
+  presentment_currency,
+  total_line_items_price,
+  subtotal_price,
+  total_discounts,
+  total_tax,
+  COALESCE(total_shipping, CAST(0 AS DECIMAL(18,2))) AS total_shipping,
+  total_price,
+  current_total_price,
+  presentment_total_price,
+  presentment_total_discounts,
+  presentment_total_tax,
+  presentment_total_shipping,
+  taxes_included,
+  discount_codes,
+  shipping_lines,
+  tax_lines,
+  _extracted_at                                 AS extracted_at
+FROM ranked
+WHERE version_rank = 1
