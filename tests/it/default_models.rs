@@ -684,3 +684,38 @@ async fn customer_ltv_and_crm_profiles_to_the_cent() {
         ]
     );
 }
+
+#[tokio::test]
+async fn golden_ids_survive_a_rerun_and_unrelated_customers() {
+    let (_tmp, project, wh) = built().await;
+    let ids = "SELECT node, golden_id FROM identity_graph ORDER BY node";
+    let before = rows(&project, &wh, ids).await;
+    assert!(before.len() >= 12, "{before:?}");
+    model::run(&project, &wh, &[], &mut |_| {}).await.unwrap();
+    assert_eq!(rows(&project, &wh, ids).await, before);
+    land(
+        &wh,
+        "shop",
+        &shop::CUSTOMERS,
+        &[customer(
+            400,
+            "zed@example.net",
+            None,
+            "",
+            "2026-03-11T00:00:00Z",
+        )],
+        "b3",
+    )
+    .await;
+    model::run(&project, &wh, &[], &mut |_| {}).await.unwrap();
+    let after = rows(&project, &wh, ids).await;
+    let kept: Vec<Vec<String>> = after
+        .iter()
+        .filter(|r| !r[0].contains("400") && !r[0].contains("zed@"))
+        .cloned()
+        .collect();
+    assert_eq!(kept, before);
+    assert_eq!(after.len(), before.len() + 2);
+    let golden = rows(&project, &wh, "SELECT count(*) AS n FROM golden_customers").await;
+    assert_eq!(table(&golden), vec!["4"]);
+}
