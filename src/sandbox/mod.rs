@@ -4,10 +4,10 @@
 pub mod admin;
 pub mod chaos;
 pub mod generator;
-pub mod load;
-pub mod log;
 pub mod hubspot;
 pub mod klaviyo;
+pub mod load;
+pub mod log;
 pub mod seed;
 pub mod server;
 pub mod shopify;
