@@ -719,3 +719,155 @@ async fn golden_ids_survive_a_rerun_and_unrelated_customers() {
     let golden = rows(&project, &wh, "SELECT count(*) AS n FROM golden_customers").await;
     assert_eq!(table(&golden), vec!["4"]);
 }
+
+/// Cents of a money value: a decimal string ("12.34") or a JSON number (12.34).
+fn cents(v: &Value) -> i64 {
+    match v {
+        Value::String(s) => lockstep::extract::columns::parse_money(s).unwrap() as i64,
+        Value::Number(n) => (n.as_f64().unwrap() * 100.0).round() as i64,
+        _ => 0,
+    }
+}
+
+fn utc_date(v: &Value) -> String {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// Per UTC day: [orders, gross, discounts, returns, shipping, taxes] in cents,
+/// computed from the landed orders' `_raw` JSON (latest version of each order).
+async fn finance_from_raw_json(
+    project: &Project,
+    wh: &Warehouse,
+) -> std::collections::BTreeMap<String, [i64; 6]> {
+    let raw = rows(project, wh, "SELECT _raw FROM raw_shop.orders").await;
+    let mut latest: std::collections::BTreeMap<i64, (String, Value)> = Default::default();
+    for r in raw {
+        let o: Value = serde_json::from_str(&r[0]).unwrap();
+        let version = chrono::DateTime::parse_from_rfc3339(o["updated_at"].as_str().unwrap())
+            .unwrap()
+            .to_rfc3339();
+        let id = o["id"].as_i64().unwrap();
+        if latest.get(&id).is_none_or(|(v, _)| *v < version) {
+            latest.insert(id, (version, o));
+        }
+    }
+    let mut days: std::collections::BTreeMap<String, [i64; 6]> = Default::default();
+    for (_, o) in latest.values() {
+        if o["test"] == json!(true) || o["financial_status"] == json!("voided") {
+            continue;
+        }
+        let processed = if o["processed_at"].is_null() {
+            &o["created_at"]
+        } else {
+            &o["processed_at"]
+        };
+        let d = days.entry(utc_date(processed)).or_default();
+        d[0] += 1;
+        for li in o["line_items"].as_array().into_iter().flatten() {
+            d[1] += cents(&li["price"]) * li["quantity"].as_i64().unwrap();
+        }
+        d[2] += cents(&o["total_discounts"]);
+        d[4] += cents(&o["total_shipping_price_set"]["shop_money"]["amount"]);
+        d[5] += cents(&o["total_tax"]);
+        for r in o["refunds"].as_array().into_iter().flatten() {
+            let when = if r["processed_at"].is_null() {
+                &r["created_at"]
+            } else {
+                &r["processed_at"]
+            };
+            let d = days.entry(utc_date(when)).or_default();
+            for rli in r["refund_line_items"].as_array().into_iter().flatten() {
+                d[3] += cents(&rli["subtotal"]);
+                d[5] -= cents(&rli["total_tax"]);
+            }
+            for a in r["order_adjustments"].as_array().into_iter().flatten() {
+                if a["kind"] == json!("shipping_refund") {
+                    d[4] += cents(&a["amount"]);
+                    d[5] += cents(&a["tax_amount"]);
+                }
+            }
+        }
+    }
+    days
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_store_finance_daily_equals_totals_from_the_raw_json() {
+    let handle = crate::extract::sandbox(120, 500, |_| {}).await;
+    let source = crate::extract::shopify(&handle);
+    let models = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
+    let (_tmp, dir) = crate::support::project(&format!(
+        "[project]\nmodels_dir = \"{models}\"\n[warehouse]\nurl = \"file://./warehouse\"\n"
+    ));
+    let project = Project::load(&dir).unwrap();
+    let wh = Warehouse::for_project(&project).unwrap();
+    for stream in ["customers", "orders", "products", "inventory_levels"] {
+        let options = lockstep::extract::incremental::Options {
+            lookback: std::time::Duration::from_secs(0),
+            flush_units: 1000,
+        };
+        lockstep::extract::run::run(
+            &wh,
+            &source,
+            Some(stream),
+            lockstep::extract::run::Mode::Incremental(options),
+        )
+        .await
+        .unwrap();
+    }
+    // No CRM in this store; a rate from long before any order (reporting in USD).
+    land(&wh, "hubspot", &hubspot::schema::CONTACTS, &[], "b1").await;
+    land(&wh, "klaviyo", &klaviyo::schema::PROFILES, &[], "b1").await;
+    land_ecb(&wh, "Date,USD,\n2000-01-03,1.1000,\n").await;
+    model::run(&project, &wh, &[], &mut |_| {}).await.unwrap();
+
+    let expected = finance_from_raw_json(&project, &wh).await;
+    assert!(expected.len() > 10, "{} days", expected.len());
+    let got = rows(&project, &wh,
+        "SELECT CAST(day AS VARCHAR) AS d, orders, CAST(gross_sales * 100 AS BIGINT) AS g, CAST(discounts * 100 AS BIGINT) AS di, CAST(returns * 100 AS BIGINT) AS r, CAST(shipping * 100 AS BIGINT) AS s, CAST(taxes * 100 AS BIGINT) AS t FROM finance_daily ORDER BY day").await;
+    let got: std::collections::BTreeMap<String, [i64; 6]> = got
+        .iter()
+        .map(|r| {
+            let n: Vec<i64> = r[1..].iter().map(|x| x.parse().unwrap()).collect();
+            (r[0].clone(), [n[0], n[1], n[2], n[3], n[4], n[5]])
+        })
+        .collect();
+    let days: std::collections::BTreeSet<&String> = got.keys().chain(expected.keys()).collect();
+    let wrong: Vec<String> = days
+        .into_iter()
+        .filter(|d| got.get(*d) != expected.get(*d))
+        .map(|d| format!("{d}: model {:?} raw {:?}", got.get(d), expected.get(d)))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "finance_daily differs from the raw JSON on {} of {} days ([orders, gross, discounts, returns, shipping, taxes] cents): {wrong:#?}",
+        wrong.len(),
+        expected.len()
+    );
+    let returns: i64 = expected.values().map(|d| d[3]).sum();
+    assert!(returns > 0, "the generated store has refunds");
+
+    let report = model::test(&project, &wh, &[]).await.unwrap();
+    let failures: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.status != "pass")
+        .map(|o| {
+            format!(
+                "{}.{} {} {} {:?}",
+                o.test.model, o.test.name, o.status, o.failing_rows, o.message
+            )
+        })
+        .collect();
+    assert!(failures.is_empty(), "failing data tests: {failures:#?}");
+
+    let ids = "SELECT node, golden_id FROM identity_graph ORDER BY node";
+    let before = rows(&project, &wh, ids).await;
+    model::run(&project, &wh, &[], &mut |_| {}).await.unwrap();
+    assert_eq!(rows(&project, &wh, ids).await, before);
+    handle.shutdown().await;
+}
