@@ -865,6 +865,43 @@ async fn sandbox_store_finance_daily_equals_totals_from_the_raw_json() {
         .collect();
     assert!(failures.is_empty(), "failing data tests: {failures:#?}");
 
+    // Record fidelity: for people whose orders all belong to their one store
+    // customer, crm_profiles agrees with the store's own customer fields.
+    let fidelity = rows(
+        &project,
+        &wh,
+        "WITH person_orders AS (
+           SELECT g.golden_id, count(*) AS orders, count(o.customer_id) AS with_customer
+           FROM identity_graph g
+           JOIN stg_shop_orders o ON g.node = 'o:shop:' || CAST(o.order_id AS VARCHAR)
+           WHERE NOT o.is_test GROUP BY g.golden_id
+         ), simple AS (
+           SELECT gc.golden_id, gc.store_customer_id FROM golden_customers gc
+           JOIN person_orders p ON p.golden_id = gc.golden_id
+           WHERE (gc.store_customers = 1) AND (p.orders = p.with_customer)
+         )
+         SELECT s.customer_id, c.total_spent, s.total_spent AS store_total_spent, c.orders_count, s.orders_count AS store_orders_count
+         FROM simple x JOIN crm_profiles c ON c.golden_id = x.golden_id
+         JOIN stg_shop_customers s ON s.customer_id = x.store_customer_id
+         ORDER BY s.customer_id",
+    )
+    .await;
+    assert!(
+        fidelity.len() > 20,
+        "only {} customers compared",
+        fidelity.len()
+    );
+    let differing: Vec<&Vec<String>> = fidelity
+        .iter()
+        .filter(|r| (r[1] != r[2]) || (r[3] != r[4]))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{} of {} differ: {differing:?}",
+        differing.len(),
+        fidelity.len()
+    );
+
     let ids = "SELECT node, golden_id FROM identity_graph ORDER BY node";
     let before = rows(&project, &wh, ids).await;
     model::run(&project, &wh, &[], &mut |_| {}).await.unwrap();
