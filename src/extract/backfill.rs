@@ -11,7 +11,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::mpsc;
 
-use super::incremental::CURSOR_MARK;
+use super::incremental::{CURSOR_MARK, landed_between};
 use super::land::Lander;
 use super::progress::Progress;
 use super::{ExtractError, Request, Result, Stream, StreamReport, Unit};
@@ -105,6 +105,23 @@ pub async fn run(
             Err(e) => return Err(e),
         };
         let end_us = to.timestamp_micros();
+        // Versions an incremental run (or an earlier backfill) already landed are not
+        // landed again.
+        let key = stream.entities().first().map_or("id", |e| e.key);
+        let landed = landed_between(
+            warehouse,
+            &primary,
+            key,
+            from.timestamp_micros(),
+            Some(end_us),
+        )
+        .await?;
+        let before = units.len();
+        let units: Vec<Unit> = units
+            .into_iter()
+            .filter(|u| !landed.contains(&(u.key.clone(), u.updated_at_us)))
+            .collect();
+        report.skipped += (before - units.len()) as u64;
         if let Some(max) = units.iter().map(|u| u.updated_at_us).max() {
             cursor = Some(cursor.map_or(max, |c| c.max(max)));
         }

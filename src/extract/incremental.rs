@@ -63,7 +63,7 @@ pub async fn run(
     let since_us = cursor.map(|c| c.saturating_sub(lookback_us));
     let since = since_us.and_then(DateTime::<Utc>::from_timestamp_micros);
     let mut seen: HashSet<(String, i64)> = match since_us {
-        Some(s) => landed_since(warehouse, &primary, key, s).await?,
+        Some(s) => landed_between(warehouse, &primary, key, s, None).await?,
         None => HashSet::new(),
     };
 
@@ -151,12 +151,14 @@ async fn flush(
     Ok(())
 }
 
-/// `(id, updated_at)` of primary rows landed at or after `since_us`.
-async fn landed_since(
+/// `(id, updated_at)` of primary rows landed with `updated_at` in
+/// `[since_us, until_us)` (no upper bound when `None`).
+pub(super) async fn landed_between(
     warehouse: &Warehouse,
     table: &TableName,
     key: &str,
     since_us: i64,
+    until_us: Option<i64>,
 ) -> Result<HashSet<(String, i64)>> {
     let Some(delta) = warehouse.load(table).await? else {
         return Ok(HashSet::new());
@@ -172,10 +174,19 @@ async fn landed_since(
         .table_provider()
         .await
         .map_err(crate::warehouse::WarehouseError::from)?;
-    let since = ScalarValue::TimestampMicrosecond(Some(since_us), Some("UTC".into()));
+    let at = |us: i64| {
+        lit(ScalarValue::TimestampMicrosecond(
+            Some(us),
+            Some("UTC".into()),
+        ))
+    };
+    let mut predicate = col(CURSOR_COLUMN).gt_eq(at(since_us));
+    if let Some(until) = until_us {
+        predicate = predicate.and(col(CURSOR_COLUMN).lt(at(until)));
+    }
     let batches = ctx
         .read_table(provider)
-        .and_then(|df| df.filter(col(CURSOR_COLUMN).gt_eq(lit(since))))
+        .and_then(|df| df.filter(predicate))
         .and_then(|df| df.select_columns(&[key, CURSOR_COLUMN]))
         .map_err(crate::warehouse::WarehouseError::from)?
         .collect()

@@ -548,3 +548,50 @@ async fn backfill_killed_mid_way_resumes_to_the_same_records() {
     }
     handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_after_incremental_adds_nothing_and_levels_are_per_location() {
+    let handle = sandbox(50, 200, |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wh = warehouse(dir.path());
+    let source = shopify(&handle);
+    let inc = Mode::Incremental(incremental::Options::default());
+    run(&wh, &source, Some("orders"), inc).await.unwrap();
+    run(&wh, &source, Some("inventory_levels"), inc)
+        .await
+        .unwrap();
+    let reports = run(
+        &wh,
+        &source,
+        Some("orders"),
+        Mode::Backfill(backfill_options()),
+    )
+    .await
+    .unwrap();
+    assert!(
+        reports[0].rows.values().all(|n| *n == 0),
+        "{:?}",
+        reports[0].rows
+    );
+    assert_eq!(reports[0].skipped, 200);
+    assert_eq!(
+        scalar_i64(&wh, "SELECT count(*) FROM raw_shop.orders").await,
+        200
+    );
+    // Every (item, location) level of the sandbox, once.
+    let levels = handle.shopify.read(|s| s.inventory.len());
+    assert!(levels > 0);
+    assert_eq!(
+        scalar_i64(
+            &wh,
+            "SELECT count(DISTINCT level_key) FROM raw_shop.inventory_levels"
+        )
+        .await as usize,
+        levels
+    );
+    assert_eq!(
+        scalar_i64(&wh, "SELECT count(*) FROM raw_shop.inventory_levels").await as usize,
+        levels
+    );
+    handle.shutdown().await;
+}

@@ -179,17 +179,26 @@ impl RestStream {
             .unwrap_or_default())
     }
 
-    fn unit(&self, record: Value) -> Result<Unit> {
-        let (key_field, key) = match self.resource {
-            Resource::InventoryLevels => ("inventory_item_id", record.get("inventory_item_id")),
-            _ => ("id", record.get("id")),
-        };
-        let key = key.and_then(Value::as_i64).ok_or_else(|| {
+    fn unit(&self, mut record: Value) -> Result<Unit> {
+        let int = |record: &Value, field: &str| record.get(field).and_then(Value::as_i64);
+        let id = int(&record, "id");
+        let key = match self.resource {
+            Resource::InventoryLevels => int(&record, "inventory_item_id")
+                .zip(int(&record, "location_id"))
+                .map(|(item, location)| format!("{item}:{location}")),
+            _ => id.map(|id| id.to_string()),
+        }
+        .ok_or_else(|| {
             self.client.protocol(format!(
-                "{} record without an integer {key_field}",
+                "{} record without an integer id",
                 self.resource.name()
             ))
         })?;
+        if self.resource == Resource::InventoryLevels
+            && let Some(obj) = record.as_object_mut()
+        {
+            obj.insert("_key".into(), Value::String(key.clone()));
+        }
         let updated = record.get("updated_at").cloned().unwrap_or(Value::Null);
         let updated_at_us = micros(&updated).ok_or_else(|| {
             self.client.protocol(format!(
@@ -199,9 +208,11 @@ impl RestStream {
         })?;
         let mut rows = Vec::new();
         match self.resource {
-            Resource::Orders => order_children(&record, key, &updated, &mut rows),
+            Resource::Orders => {
+                order_children(&record, id.unwrap_or_default(), &updated, &mut rows)
+            }
             Resource::Products => {
-                let parent = json!({"id": key, "updated_at": updated});
+                let parent = json!({"id": id, "updated_at": updated});
                 for v in array(&record, "variants") {
                     rows.push((&PRODUCT_VARIANTS, with_parent(v, parent.clone())));
                 }
@@ -211,7 +222,7 @@ impl RestStream {
         // The record itself, moved rather than copied: it is the largest row.
         rows.insert(0, (self.entities()[0], record));
         Ok(Unit {
-            key: key.to_string(),
+            key,
             updated_at_us,
             rows,
         })

@@ -224,10 +224,13 @@ pub static PRODUCT_VARIANTS: EntitySchema = EntitySchema {
 };
 
 /// `raw_<source>.inventory_levels`
+/// A level is identified by item and location together; lockstep adds that pair as
+/// `_key` (`"<inventory_item_id>:<location_id>"`).
 pub static INVENTORY_LEVELS: EntitySchema = EntitySchema {
     entity: "inventory_levels",
-    key: "inventory_item_id",
+    key: "level_key",
     columns: &[
+        col("level_key", &["_key"], Text),
         col("inventory_item_id", &["inventory_item_id"], Id),
         col("location_id", &["location_id"], Id),
         col("available", &["available"], Int),
