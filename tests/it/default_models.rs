@@ -370,7 +370,7 @@ async fn land_fixture(wh: &Warehouse) {
     ], "b1").await;
     land(wh, "hubspot", &hubspot::schema::CONTACTS, &[
         json!({"id": "9001", "archived": false, "createdAt": "2026-02-01T00:00:00Z",
-               "updatedAt": "2026-03-08T00:00:00Z",
+               "updatedAt": "2026-03-12T00:00:00Z",
                "properties": {"email": "ANN.SMITH@GMAIL.COM", "firstname": "Annie", "lastname": "Smith",
                               "phone": null, "primary_tag": "retail", "total_spent": "12.50",
                               "orders_count": "1"}}),
@@ -410,10 +410,15 @@ const MODELS: &[&str] = &[
 
 /// A project over the repository's `models/` with EUR reporting, plus its warehouse.
 async fn built() -> (tempfile::TempDir, Project, Warehouse) {
+    built_with(r#"["shop", "hubspot", "klaviyo"]"#).await
+}
+
+/// The fixture built with `source_priority` (a TOML array).
+async fn built_with(source_priority: &str) -> (tempfile::TempDir, Project, Warehouse) {
     let models = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
     let (tmp, dir) = crate::support::project(&format!(
         "[project]\nreporting_currency = \"EUR\"\nmodels_dir = \"{models}\"\n\
-         source_priority = [\"shop\", \"hubspot\", \"klaviyo\"]\n\
+         source_priority = {source_priority}\n\
          [warehouse]\nurl = \"file://./warehouse\"\n"
     ));
     let project = Project::load(&dir).unwrap();
@@ -907,4 +912,29 @@ async fn sandbox_store_finance_daily_equals_totals_from_the_raw_json() {
     model::run(&project, &wh, &[], &mut |_| {}).await.unwrap();
     assert_eq!(rows(&project, &wh, ids).await, before);
     handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn survivorship_follows_the_configured_source_priority() {
+    // The HubSpot contact (Annie, retail) is newer than the store customer (F, vip):
+    // with the store ranked first the store's values survive (checked above); with
+    // HubSpot first, HubSpot's do.
+    let (_tmp, project, wh) = built_with(r#"["hubspot", "shop"]"#).await;
+    let ann = rows(
+        &project,
+        &wh,
+        "SELECT email, first_name, last_name, primary_tag, phone_e164 FROM golden_customers WHERE component_id = 'c:shop:501'",
+    )
+    .await;
+    assert_eq!(
+        table(&ann),
+        vec!["ann.smith@gmail.com | Annie | Smith | retail | +14155552671"]
+    );
+    let crm = rows(
+        &project,
+        &wh,
+        "SELECT primary_tag FROM crm_profiles WHERE email = 'ann.smith@gmail.com'",
+    )
+    .await;
+    assert_eq!(table(&crm), vec!["retail"]);
 }
