@@ -34,6 +34,40 @@ const ECB_CSV: &str = "Date,USD,GBP,JPY,\n\
 2026-03-06,1.2500,0.8500,160.00,\n\
 2026-03-05,2.0000,0.9000,161.00,\n";
 
+/// Rates for the sandbox store: one USD publication long before any order.
+const SANDBOX_ECB_CSV: &str = "Date,USD,\n2000-01-03,1.1000,\n";
+
+/// Copy the repository's default models (SQL and YAML, not its seeds) to
+/// `<dir>/models`, with `ecb_csv` as the project's ECB seed: the tests' rates stay the
+/// same whether the rates reach `raw_seeds.ecb_rates` through a seed loader or
+/// through `land_ecb`.
+fn default_models_with_seed(dir: &std::path::Path, ecb_csv: &str) {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap();
+            if path.is_dir() {
+                if name != "seeds" {
+                    copy(&path, &to.join(name));
+                }
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "sql" || e == "yml" || e == "yaml")
+            {
+                std::fs::copy(&path, to.join(name)).unwrap();
+            }
+        }
+    }
+    let models = dir.join("models");
+    copy(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models")),
+        &models,
+    );
+    std::fs::create_dir_all(models.join("seeds")).unwrap();
+    std::fs::write(models.join("seeds/ecb_rates.csv"), ecb_csv).unwrap();
+}
+
 /// The ECB reference-rate CSV (wide: `Date,<currency>...`) as long rows
 /// `(rate_date, currency, rate)`, all text: what a seed importer lands as
 /// `raw_seeds.ecb_rates`.
@@ -415,12 +449,12 @@ async fn built() -> (tempfile::TempDir, Project, Warehouse) {
 
 /// The fixture built with `source_priority` (a TOML array).
 async fn built_with(source_priority: &str) -> (tempfile::TempDir, Project, Warehouse) {
-    let models = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
     let (tmp, dir) = crate::support::project(&format!(
-        "[project]\nreporting_currency = \"EUR\"\nmodels_dir = \"{models}\"\n\
+        "[project]\nreporting_currency = \"EUR\"\n\
          source_priority = {source_priority}\n\
          [warehouse]\nurl = \"file://./warehouse\"\n"
     ));
+    default_models_with_seed(&dir, ECB_CSV);
     let project = Project::load(&dir).unwrap();
     let wh = Warehouse::for_project(&project).unwrap();
     land_fixture(&wh).await;
@@ -804,10 +838,9 @@ async fn finance_from_raw_json(
 async fn sandbox_store_finance_daily_equals_totals_from_the_raw_json() {
     let handle = crate::extract::sandbox(120, 500, |_| {}).await;
     let source = crate::extract::shopify(&handle);
-    let models = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
-    let (_tmp, dir) = crate::support::project(&format!(
-        "[project]\nmodels_dir = \"{models}\"\n[warehouse]\nurl = \"file://./warehouse\"\n"
-    ));
+    let (_tmp, dir) =
+        crate::support::project("[project]\n[warehouse]\nurl = \"file://./warehouse\"\n");
+    default_models_with_seed(&dir, SANDBOX_ECB_CSV);
     let project = Project::load(&dir).unwrap();
     let wh = Warehouse::for_project(&project).unwrap();
     for stream in ["customers", "orders", "products", "inventory_levels"] {
@@ -827,7 +860,7 @@ async fn sandbox_store_finance_daily_equals_totals_from_the_raw_json() {
     // No CRM in this store; a rate from long before any order (reporting in USD).
     land(&wh, "hubspot", &hubspot::schema::CONTACTS, &[], "b1").await;
     land(&wh, "klaviyo", &klaviyo::schema::PROFILES, &[], "b1").await;
-    land_ecb(&wh, "Date,USD,\n2000-01-03,1.1000,\n").await;
+    land_ecb(&wh, SANDBOX_ECB_CSV).await;
     model::run(&project, &wh, &[], &mut |_| {}).await.unwrap();
 
     let expected = finance_from_raw_json(&project, &wh).await;
