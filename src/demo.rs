@@ -135,18 +135,18 @@ pub async fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
             )?,
         )),
         Box::new(hubspot::HubSpotSource::new(
-            "crm",
+            "hubspot",
             hubspot::Client::new(
-                "hubspot source 'crm'".into(),
+                "hubspot source 'hubspot'".into(),
                 base.clone(),
                 Secret::from_value("HUBSPOT_TOKEN", &creds.hubspot_token),
                 None,
             )?,
         )),
         Box::new(klaviyo::KlaviyoSource::new(
-            "mkt",
+            "klaviyo",
             klaviyo::Client::new(
-                "klaviyo source 'mkt'".into(),
+                "klaviyo source 'klaviyo'".into(),
                 base.clone(),
                 Secret::from_value("KLAVIYO_API_KEY", &creds.klaviyo_api_key),
                 klaviyo::client::REVISION.into(),

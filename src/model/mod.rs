@@ -23,6 +23,7 @@ pub mod materialize;
 pub mod project;
 pub mod properties;
 pub mod references;
+pub mod seeds;
 pub mod session;
 pub mod sql_ref;
 pub mod udf;
@@ -52,6 +53,7 @@ pub async fn run(
     select: &[String],
     on_event: &mut (dyn FnMut(RunEvent<'_>) + Send),
 ) -> Result<RunReport> {
+    seeds::load(warehouse, &project.models_dir()).await?;
     let set = load(project, warehouse).await?;
     let selected = set.select(select)?;
     materialize::build(warehouse, &set, &selected, on_event).await

@@ -36,7 +36,7 @@ fn demo_lands_the_generated_store_and_reports_it() {
         report["store"]["customers"]
     );
     assert!(shop["api"]["requests"].as_u64().unwrap() >= 4);
-    for source in ["crm", "mkt"] {
+    for source in ["hubspot", "klaviyo"] {
         let s = report["extracted"]
             .as_array()
             .unwrap()
