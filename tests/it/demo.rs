@@ -68,3 +68,58 @@ fn demo_lands_the_generated_store_and_reports_it() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a lockstep.toml"));
 }
+
+#[test]
+fn demo_builds_the_default_models_on_what_it_extracted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let out = Command::new(crate::support::lockstep_bin())
+        .args([
+            "demo",
+            "--customers",
+            "80",
+            "--orders",
+            "250",
+            "--json",
+            "--dir",
+        ])
+        .arg(&dir)
+        .arg("--models")
+        .arg(&models)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_str(&crate::support::stdout_ok(&out)).unwrap();
+    let built: Vec<&str> = report["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["model"].as_str())
+        .collect();
+    for model in [
+        "golden_customers",
+        "customer_ltv",
+        "crm_profiles",
+        "finance_daily",
+        "orders_fx",
+    ] {
+        assert!(built.contains(&model), "{model} not built: {built:?}");
+    }
+    // Every order that counts in sales (not a test, not voided) is in orders_fx.
+    let n = crate::support::lockstep(
+        &dir,
+        &["sql", "--csv", "SELECT count(*) AS n FROM models.orders_fx"],
+    );
+    let tests = crate::support::lockstep(
+        &dir,
+        &[
+            "sql",
+            "--csv",
+            "SELECT count(*) AS n FROM raw_shop.orders WHERE (NOT test) AND (financial_status <> 'voided')",
+        ],
+    );
+    assert_eq!(
+        crate::support::stdout_ok(&n),
+        crate::support::stdout_ok(&tests)
+    );
+}
