@@ -473,35 +473,7 @@ async fn rows(project: &Project, wh: &Warehouse, sql: &str) -> Vec<Vec<String>> 
         .await
         .unwrap();
     let batches = lockstep::query::run(&ctx, sql).await.unwrap();
-    let mut out = Vec::new();
-    for b in &batches {
-        let cols: Vec<StringArray> = b
-            .columns()
-            .iter()
-            .map(|c| {
-                arrow::compute::cast(c, &DataType::Utf8)
-                    .unwrap()
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .unwrap()
-                    .clone()
-            })
-            .collect();
-        for i in 0..b.num_rows() {
-            out.push(
-                cols.iter()
-                    .map(|c| {
-                        if c.is_null(i) {
-                            "NULL".into()
-                        } else {
-                            c.value(i).to_string()
-                        }
-                    })
-                    .collect(),
-            );
-        }
-    }
-    out
+    crate::support::text_rows(&batches)
 }
 
 fn table(rows: &[Vec<String>]) -> Vec<String> {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use lockstep::config::Project;
 use lockstep::model::{self, ModelError};
@@ -79,35 +79,7 @@ async fn rows(wh: &Warehouse, sql: &str) -> Vec<Vec<String>> {
         .await
         .unwrap();
     let batches = lockstep::query::run(&ctx, sql).await.unwrap();
-    let mut out = Vec::new();
-    for b in &batches {
-        let cols: Vec<StringArray> = b
-            .columns()
-            .iter()
-            .map(|c| {
-                arrow::compute::cast(c, &DataType::Utf8)
-                    .unwrap()
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .unwrap()
-                    .clone()
-            })
-            .collect();
-        for i in 0..b.num_rows() {
-            out.push(
-                cols.iter()
-                    .map(|c| {
-                        if c.is_null(i) {
-                            "NULL".into()
-                        } else {
-                            c.value(i).to_string()
-                        }
-                    })
-                    .collect(),
-            );
-        }
-    }
-    out
+    crate::support::text_rows(&batches)
 }
 
 async fn version(wh: &Warehouse, name: &str) -> u64 {

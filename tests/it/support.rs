@@ -92,3 +92,31 @@ pub fn stdout_ok(out: &Output) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Rows of query results as text (NULL as "NULL"), one Vec per row.
+pub fn text_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    use arrow::array::{Array, AsArray};
+    let mut out = Vec::new();
+    for b in batches {
+        let cols: Vec<arrow::array::ArrayRef> = b
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::cast(c, &DataType::Utf8).expect("castable to text"))
+            .collect();
+        for i in 0..b.num_rows() {
+            out.push(
+                cols.iter()
+                    .map(|c| {
+                        let c = c.as_string::<i32>();
+                        if c.is_null(i) {
+                            "NULL".into()
+                        } else {
+                            c.value(i).to_string()
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    out
+}
