@@ -97,7 +97,12 @@ impl Stream for RestStream {
         let mut query = self.filters(request);
         query.push(("limit", self.page_size.to_string()));
         if self.resource != Resource::InventoryLevels {
-            query.push(("order", "updated_at asc".into()));
+            // Incremental runs land page by page and advance the cursor as they go, so
+            // they need updated_at order. A backfill window is landed whole, so it
+            // keeps Shopify's default id order, which pages cheaply on large stores.
+            if matches!(request, Request::UpdatedSince(_)) {
+                query.push(("order", "updated_at asc".into()));
+            }
         } else {
             let locations = self.location_ids().await?;
             if locations.is_empty() {
