@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::TimestampMicrosecondType;
 use chrono::{DateTime, Utc};
-use datafusion::prelude::{SessionContext, col, lit};
+use datafusion::prelude::{col, lit};
 use datafusion::scalar::ScalarValue;
 use tokio::sync::mpsc;
 
@@ -160,20 +160,9 @@ pub(super) async fn landed_between(
     since_us: i64,
     until_us: Option<i64>,
 ) -> Result<HashSet<(String, i64)>> {
-    let Some(delta) = warehouse.load(table).await? else {
+    let Some(df) = warehouse.scan(table).await? else {
         return Ok(HashSet::new());
     };
-    let ctx = SessionContext::new();
-    delta.update_datafusion_session(&ctx.state()).map_err(|e| {
-        crate::warehouse::WarehouseError::Delta {
-            table: table.to_string(),
-            source: e,
-        }
-    })?;
-    let provider = delta
-        .table_provider()
-        .await
-        .map_err(crate::warehouse::WarehouseError::from)?;
     let at = |us: i64| {
         lit(ScalarValue::TimestampMicrosecond(
             Some(us),
@@ -184,9 +173,8 @@ pub(super) async fn landed_between(
     if let Some(until) = until_us {
         predicate = predicate.and(col(CURSOR_COLUMN).lt(at(until)));
     }
-    let batches = ctx
-        .read_table(provider)
-        .and_then(|df| df.filter(predicate))
+    let batches = df
+        .filter(predicate)
         .and_then(|df| df.select_columns(&[key, CURSOR_COLUMN]))
         .map_err(crate::warehouse::WarehouseError::from)?
         .collect()

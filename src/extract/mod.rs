@@ -74,6 +74,22 @@ impl From<WarehouseError> for ExtractError {
     }
 }
 
+impl ExtractError {
+    /// The platform (`who`) answered something we cannot read.
+    pub fn protocol(who: &str, detail: impl Into<String>) -> Self {
+        ExtractError::Protocol {
+            who: who.to_string(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Parse a reply body as JSON; `what` (e.g. `GET /api/profiles`) names the call.
+pub fn parse_json(who: &str, body: &[u8], what: &str) -> Result<Value> {
+    serde_json::from_slice(body)
+        .map_err(|e| ExtractError::protocol(who, format!("{what}: body is not JSON: {e}")))
+}
+
 /// Result alias.
 pub type Result<T, E = ExtractError> = std::result::Result<T, E>;
 

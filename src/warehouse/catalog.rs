@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 
 use super::error::delta;
 use super::{Result, TableName, Warehouse};
@@ -26,6 +26,19 @@ impl Warehouse {
             self.register(&ctx, &name).await?;
         }
         Ok(ctx)
+    }
+
+    /// One table at its latest version as a DataFrame in a session of its own, or
+    /// `None` if it has never been written (state reads, landed-version checks).
+    pub async fn scan(&self, name: &TableName) -> Result<Option<DataFrame>> {
+        let Some(table) = self.load(name).await? else {
+            return Ok(None);
+        };
+        let ctx = SessionContext::new();
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(delta(name))?;
+        Ok(Some(ctx.read_table(table.table_provider().await?)?))
     }
 
     /// Register (or re-register at its latest version) one table in `ctx`.

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use arrow::array::{Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::prelude::{SessionContext, col, lit};
+use datafusion::prelude::{col, lit};
 
 use super::{Commit, Result, TableName, Warehouse, WarehouseError};
 
@@ -95,15 +95,10 @@ impl StateStore {
 
     /// Every live key of `namespace`.
     pub async fn all(&self, namespace: &str) -> Result<BTreeMap<String, serde_json::Value>> {
-        let Some(table) = self.warehouse.load(&self.table).await? else {
+        let Some(df) = self.warehouse.scan(&self.table).await? else {
             return Ok(BTreeMap::new());
         };
-        let ctx = SessionContext::new();
-        table
-            .update_datafusion_session(&ctx.state())
-            .map_err(super::error::delta(&self.table))?;
-        let batches = ctx
-            .read_table(table.table_provider().await?)?
+        let batches = df
             .filter(col("namespace").eq(lit(namespace)))?
             .sort(vec![col("updated_at").sort(true, false)])?
             .collect()

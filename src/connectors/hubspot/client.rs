@@ -85,10 +85,7 @@ impl Client {
             .api
             .send(|c| c.post(&url).bearer_auth(self.token.expose()).json(body))
             .await?;
-        serde_json::from_slice(&reply.body).map_err(|e| ExtractError::Protocol {
-            who: self.api.who().to_string(),
-            detail: format!("POST {path}: body is not JSON: {e}"),
-        })
+        crate::extract::parse_json(self.api.who(), &reply.body, &format!("POST {path}"))
     }
 
     /// GET `path` with `query`.
@@ -98,17 +95,11 @@ impl Client {
             .api
             .send(|c| c.get(&url).query(query).bearer_auth(self.token.expose()))
             .await?;
-        serde_json::from_slice(&reply.body).map_err(|e| ExtractError::Protocol {
-            who: self.api.who().to_string(),
-            detail: format!("GET {path}: body is not JSON: {e}"),
-        })
+        crate::extract::parse_json(self.api.who(), &reply.body, &format!("GET {path}"))
     }
 
     pub(crate) fn protocol(&self, detail: String) -> ExtractError {
-        ExtractError::Protocol {
-            who: self.api.who().to_string(),
-            detail,
-        }
+        ExtractError::protocol(self.api.who(), detail)
     }
 }
 

@@ -109,15 +109,11 @@ impl Client {
                     .header("Accept", JSON_API)
             })
             .await?;
-        serde_json::from_slice(&reply.body)
-            .map_err(|e| self.protocol(format!("GET {url}: body is not JSON: {e}")))
+        crate::extract::parse_json(self.api.who(), &reply.body, &format!("GET {url}"))
     }
 
     pub(crate) fn protocol(&self, detail: String) -> ExtractError {
-        ExtractError::Protocol {
-            who: self.api.who().to_string(),
-            detail,
-        }
+        ExtractError::protocol(self.api.who(), detail)
     }
 }
 

@@ -143,8 +143,7 @@ impl Client {
             .get(reqwest::header::LINK)
             .and_then(|v| v.to_str().ok())
             .and_then(next_link);
-        let body = serde_json::from_slice(&reply.body)
-            .map_err(|e| self.protocol(format!("GET {url}: body is not JSON: {e}")))?;
+        let body = crate::extract::parse_json(self.api.who(), &reply.body, &format!("GET {url}"))?;
         Ok(Page { body, next })
     }
 
@@ -177,10 +176,7 @@ impl Client {
     }
 
     pub(crate) fn protocol(&self, detail: String) -> ExtractError {
-        ExtractError::Protocol {
-            who: self.api.who().to_string(),
-            detail,
-        }
+        ExtractError::protocol(self.api.who(), detail)
     }
 }
 
