@@ -1,8 +1,9 @@
 //! `lockstep demo`: the whole pipeline on the embedded sandbox, in one process. It
 //! starts the emulators with a generated store, extracts Shopify, HubSpot and
-//! Klaviyo into a fresh warehouse, builds the models it finds, and reports what
-//! happened (rows, API calls, 429s, models). Syncing back to the CRMs and the
-//! fidelity report join it when the diff/sink stages land.
+//! Klaviyo into a fresh warehouse, builds and tests the models it finds, measures
+//! record fidelity of the CRM as extracted, syncs `models.crm_profiles` to HubSpot
+//! contacts and Klaviyo profiles, reads HubSpot back and measures fidelity again,
+//! then syncs once more to show that an unchanged model costs no write calls.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,11 +11,16 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use std::sync::Arc;
+
 use crate::config::{Project, Secret};
 use crate::connectors::{hubspot, klaviyo, shopify};
+use crate::diff::{Mapped, Mode as SyncMode, SyncSpec};
 use crate::extract::run::{Mode, run as extract};
 use crate::extract::{ApiCounters, Source, incremental};
 use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::sink::Destination;
+use crate::warehouse::TableName;
 use crate::warehouse::Warehouse;
 
 /// What to run.
@@ -56,10 +62,48 @@ pub struct DemoReport {
     pub extracted: Vec<SourceReport>,
     /// Models built, with rows.
     pub models: Vec<crate::model::ModelResult>,
+    /// Data tests run and failed.
+    pub tests: TestsSummary,
+    /// Syncs applied.
+    pub syncs: Vec<SyncSummary>,
+    /// HubSpot record fidelity as extracted, before any sync.
+    pub fidelity_before: Option<crate::audit::Fidelity>,
+    /// HubSpot record fidelity read back after the syncs.
+    pub fidelity_after: Option<crate::audit::Fidelity>,
+    /// Write calls a second sync of the unchanged model made (expected: 0).
+    pub resync_write_calls: Option<u64>,
     /// 429s the sandbox served in total.
     pub throttled_served: u64,
     /// Requests the sandbox served in total.
     pub requests_served: u64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// Data tests of the demo's models.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TestsSummary {
+    /// Tests run.
+    pub run: usize,
+    /// Tests that did not pass.
+    pub failed: usize,
+}
+
+/// One sync the demo applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncSummary {
+    /// Sync name.
+    pub sync: String,
+    /// What it writes.
+    pub destination: String,
+    /// Plan counts.
+    pub planned: crate::diff::Counts,
+    /// Rows acknowledged.
+    pub acked: u64,
+    /// Rows rejected.
+    pub rejected: u64,
+    /// API calls, 429s, retries of the sync.
+    pub api: ApiCounters,
     /// Wall time.
     pub seconds: f64,
 }
@@ -84,6 +128,12 @@ pub enum DemoError {
     /// Building models failed.
     #[error("models: {0}")]
     Model(#[from] crate::model::ModelError),
+    /// A sync failed.
+    #[error("sync: {0}")]
+    Sync(#[from] crate::sink::SyncError),
+    /// Measuring fidelity failed.
+    #[error("audit: {0}")]
+    Audit(#[from] crate::audit::fidelity::AuditError),
 }
 
 fn project_error(dir: &Path, message: impl ToString) -> DemoError {
@@ -183,16 +233,140 @@ pub async fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     let models = crate::model::run(&project, &warehouse, &[], &mut |_| {})
         .await?
         .models;
+    let mut tests = TestsSummary::default();
+    let mut syncs = Vec::new();
+    let (mut fidelity_before, mut fidelity_after, mut resync_write_calls) = (None, None, None);
+    if models.iter().any(|m| m.model == PROFILES_MODEL) {
+        let report = crate::model::test(&project, &warehouse, &[]).await?;
+        tests.run = report.outcomes.len();
+        tests.failed = report
+            .outcomes
+            .iter()
+            .filter(|o| o.status != "pass")
+            .count();
+        let crm = table("raw_hubspot", "contacts")?;
+        let truth = table("models", PROFILES_MODEL)?;
+        fidelity_before =
+            Some(crate::audit::measure(&warehouse, &crm, &truth, "before sync").await?);
+        let targets = demo_syncs(&base, creds)?;
+        for (spec, dest) in &targets {
+            let outcome =
+                crate::sink::sync(&project, &warehouse, spec, dest.clone(), Default::default())
+                    .await?;
+            let run = &outcome.run;
+            if let Some(e) = &run.error {
+                return Err(DemoError::Project {
+                    dir: dir.display().to_string(),
+                    message: format!("sync {}: {e}", spec.name),
+                });
+            }
+            syncs.push(SyncSummary {
+                sync: spec.name.clone(),
+                destination: dest.describe(),
+                planned: outcome.plan.counts,
+                acked: run.acked,
+                rejected: run.rejected,
+                api: run.api,
+                seconds: run.seconds,
+            });
+        }
+        // Read HubSpot back through the same extractor and measure again.
+        extract(
+            &warehouse,
+            sources[1].as_ref(),
+            Some("contacts"),
+            Mode::Incremental(incremental::Options::default()),
+        )
+        .await?;
+        fidelity_after = Some(crate::audit::measure(&warehouse, &crm, &truth, "after sync").await?);
+        let mut calls = 0;
+        for (spec, dest) in &targets {
+            calls +=
+                crate::sink::sync(&project, &warehouse, spec, dest.clone(), Default::default())
+                    .await?
+                    .run
+                    .api
+                    .requests;
+        }
+        resync_write_calls = Some(calls);
+    }
     let log = sandbox.log.to_json(0);
     let report = DemoReport {
         project: dir.display().to_string(),
         store: sandbox.shopify.state_json(),
         extracted,
         models,
+        tests,
+        syncs,
+        fidelity_before,
+        fidelity_after,
+        resync_write_calls,
         throttled_served: log["throttled_429"].as_u64().unwrap_or(0),
         requests_served: log["total"].as_u64().unwrap_or(0),
         seconds: started.elapsed().as_secs_f64(),
     };
     sandbox.shutdown().await;
     Ok(report)
+}
+
+/// The model the demo's syncs push.
+const PROFILES_MODEL: &str = "crm_profiles";
+
+fn table(area: &str, name: &str) -> Result<TableName, DemoError> {
+    TableName::new(area, name).map_err(|e| project_error(Path::new("."), e))
+}
+
+/// The syncs the demo applies: `models.crm_profiles` to HubSpot contacts and to
+/// Klaviyo profiles, keyed by email, with the four fidelity fields.
+fn demo_syncs(
+    base: &str,
+    creds: &crate::sandbox::Credentials,
+) -> Result<Vec<(SyncSpec, Arc<dyn Destination>)>, DemoError> {
+    let fields = |names: &[(&str, &str)]| -> Vec<Mapped> {
+        names
+            .iter()
+            .map(|(field, column)| Mapped {
+                field: field.to_string(),
+                column: column.to_string(),
+            })
+            .collect()
+    };
+    let four = [
+        ("last_order_date", "last_order_date"),
+        ("orders_count", "orders_count"),
+        ("primary_tag", "primary_tag"),
+        ("total_spent", "total_spent"),
+    ];
+    let spec = |name: &str, object: &str| SyncSpec {
+        name: name.into(),
+        model: PROFILES_MODEL.into(),
+        object: object.into(),
+        key_column: "email".into(),
+        key_field: "email".into(),
+        fields: fields(&four),
+        mode: SyncMode::UpdateOrCreate,
+    };
+    let hubspot_spec = spec("hubspot_contacts", "contacts");
+    let klaviyo_spec = spec("klaviyo_profiles", "profiles");
+    let hubspot: Arc<dyn Destination> = Arc::new(hubspot::sink::ContactsSink::new(
+        "hubspot",
+        hubspot::Client::new(
+            "hubspot destination 'hubspot'".into(),
+            base.to_string(),
+            Secret::from_value("HUBSPOT_TOKEN", &creds.hubspot_token),
+            None,
+        )?,
+        hubspot_spec.clone(),
+    ));
+    let klaviyo: Arc<dyn Destination> = Arc::new(klaviyo::sink::ProfilesSink::new(
+        "klaviyo",
+        klaviyo::Client::new(
+            "klaviyo destination 'klaviyo'".into(),
+            base.to_string(),
+            Secret::from_value("KLAVIYO_API_KEY", &creds.klaviyo_api_key),
+            klaviyo::client::REVISION.into(),
+        )?,
+        klaviyo_spec.clone(),
+    ));
+    Ok(vec![(hubspot_spec, hubspot), (klaviyo_spec, klaviyo)])
 }

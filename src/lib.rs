@@ -5,10 +5,12 @@
 //! from it or writes to it. `sandbox` holds local emulators of the platforms, written
 //! independently of `connectors` so that each checks the other.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod demo;
+pub mod diff;
 pub mod error;
 pub mod extract;
 pub mod http;
@@ -16,4 +18,5 @@ pub mod model;
 pub mod query;
 pub mod sandbox;
 pub mod schedule;
+pub mod sink;
 pub mod warehouse;

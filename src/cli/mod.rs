@@ -12,6 +12,7 @@ mod run;
 pub mod sandbox;
 mod sql;
 mod status;
+mod sync;
 mod test_cmd;
 
 use std::path::PathBuf;
@@ -48,6 +49,10 @@ pub enum Command {
     Backfill(backfill::BackfillArgs),
     /// Incremental extraction by updated_at cursor.
     Extract(extract::ExtractArgs),
+    /// Diff a sync's model against the destination's last acknowledged state and store the plan.
+    Plan(sync::PlanArgs),
+    /// Apply a sync: a fresh plan, or a stored one with --plan.
+    Sync(sync::SyncArgs),
     /// Build the SQL models in dependency order.
     Run(run::RunArgs),
     /// Run the models' data tests.
@@ -96,6 +101,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Backfill(args) => backfill::run(&cli.project, args).await,
         Command::Extract(args) => extract::run(&cli.project, args).await,
+        Command::Plan(args) => sync::run_plan(&cli.project, args).await,
+        Command::Sync(args) => sync::run_sync(&cli.project, args).await,
         Command::Run(args) => run::run(&cli.project, args).await,
         Command::Test(args) => test_cmd::run(&cli.project, args).await,
         Command::Compile(args) => compile::run(&cli.project, args).await,

@@ -247,13 +247,14 @@ fn validate_syncs(config: &Config) -> Result<(), Violation> {
     let mut writers: BTreeMap<String, &str> = BTreeMap::new();
     for (name, sync) in &config.syncs {
         let dest = sync.destination.get_ref();
-        if !config.destinations.contains_key(dest) {
+        let Some(endpoint) = config.destinations.get(dest) else {
             return Err(violation(
                 sync.destination.span(),
                 format!("syncs.{name}.destination"),
                 format!("no [destinations.{dest}] is defined"),
             ));
-        }
+        };
+        validate_sync_shape(name, sync, endpoint)?;
         for (field, column) in &sync.fields {
             let qualified = format!("{dest}.{}.{field}", sync.object);
             if let Some(owner) = config.ownership.get(&qualified)
@@ -277,6 +278,91 @@ fn validate_syncs(config: &Config) -> Result<(), Violation> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// A sync's name becomes part of warehouse table names; its object must be one the
+/// destination's platform can write, with a mode that object supports.
+fn validate_sync_shape(
+    name: &str,
+    sync: &SyncConfig,
+    endpoint: &EndpointConfig,
+) -> Result<(), Violation> {
+    let at = sync.destination.span();
+    let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid_name {
+        return Err(violation(
+            at,
+            format!("syncs.{name}"),
+            "a sync name uses lower-case letters, digits and underscores (it names warehouse tables)",
+        ));
+    }
+    let platform = endpoint.platform();
+    let objects = platform.sync_objects();
+    let Some((_, can_delete)) = objects.iter().find(|(o, _)| *o == sync.object) else {
+        let known: Vec<&str> = objects.iter().map(|(o, _)| *o).collect();
+        return Err(violation(
+            at,
+            format!("syncs.{name}.object"),
+            format!(
+                "{} cannot be synced to object {:?}; expected one of: {}",
+                platform.as_str(),
+                sync.object,
+                if known.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ));
+    };
+    if sync.object == "events" && sync.mode != SyncMode::CreateOnly {
+        return Err(violation(
+            at,
+            format!("syncs.{name}.mode"),
+            "events are immutable once sent: use mode = \"create_only\"",
+        ));
+    }
+    if let Some(on_delete) = &sync.on_delete {
+        if sync.mode != SyncMode::Mirror {
+            return Err(violation(
+                on_delete.span(),
+                format!("syncs.{name}.on_delete"),
+                "on_delete applies to mode = \"mirror\" only",
+            ));
+        }
+        if *on_delete.get_ref() == OnDelete::Delete && !can_delete {
+            return Err(violation(
+                on_delete.span(),
+                format!("syncs.{name}.on_delete"),
+                format!(
+                    "{} {} cannot be deleted through the API; use on_delete = \"clear\"",
+                    platform.as_str(),
+                    sync.object
+                ),
+            ));
+        }
+    } else if sync.mode == SyncMode::Mirror && !can_delete {
+        return Err(violation(
+            at,
+            format!("syncs.{name}.on_delete"),
+            format!(
+                "mirror mode needs on_delete = \"clear\" here: {} {} cannot be deleted through the API",
+                platform.as_str(),
+                sync.object
+            ),
+        ));
+    }
+    if sync.fields.is_empty() && sync.object != "events" {
+        return Err(violation(
+            at,
+            format!("syncs.{name}.fields"),
+            "map at least one destination field to a model column",
+        ));
     }
     Ok(())
 }

@@ -117,6 +117,15 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// Objects a sync may write on this platform, and whether each can delete.
+    pub fn sync_objects(self) -> &'static [(&'static str, bool)] {
+        match self {
+            Platform::Shopify => &[],
+            Platform::Hubspot => &[("contacts", true)],
+            Platform::Klaviyo => &[("profiles", false), ("events", false)],
+        }
+    }
+
     /// Lower-case name, as written in the file.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -221,6 +230,32 @@ pub struct SyncConfig {
     /// Destination field → model column.
     #[serde(default)]
     pub fields: BTreeMap<String, Spanned<String>>,
+    /// Mirror mode: what happens to a destination record whose row left the model.
+    #[serde(default)]
+    pub on_delete: Option<Spanned<OnDelete>>,
+}
+
+/// What `mode = "mirror"` does with records whose rows left the model.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDelete {
+    /// Delete (archive) the destination record.
+    #[default]
+    Delete,
+    /// Keep the record but clear the fields this sync writes.
+    Clear,
+}
+
+impl SyncMode {
+    /// The name as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::UpdateOrCreate => "update_or_create",
+            SyncMode::UpdateOnly => "update_only",
+            SyncMode::CreateOnly => "create_only",
+            SyncMode::Mirror => "mirror",
+        }
+    }
 }
 
 /// Sync behaviours, named as reverse-ETL users know them.

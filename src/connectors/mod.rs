@@ -19,3 +19,18 @@ pub fn source(name: &str, cfg: &EndpointConfig) -> Result<Arc<dyn Source>, Extra
         Platform::Klaviyo => Ok(Arc::new(klaviyo::KlaviyoSource::from_config(name, cfg)?)),
     }
 }
+
+/// The destination a sync writes: `[destinations.<name>]` configured for `spec`.
+pub fn destination(
+    name: &str,
+    cfg: &EndpointConfig,
+    spec: crate::diff::SyncSpec,
+) -> Result<Arc<dyn crate::sink::Destination>, ExtractError> {
+    match cfg.platform() {
+        Platform::Hubspot => hubspot::destination(name, cfg, spec),
+        Platform::Klaviyo => klaviyo::destination(name, cfg, spec),
+        Platform::Shopify => Err(ExtractError::Usage(format!(
+            "destinations.{name}: shopify is not a sync destination"
+        ))),
+    }
+}

@@ -35,7 +35,7 @@ fn schema() -> SchemaRef {
 
 /// Microseconds since the epoch, strictly increasing within the process so that two
 /// puts in the same microsecond still order.
-fn monotonic_now_us() -> i64 {
+pub(crate) fn monotonic_now_us() -> i64 {
     static LAST: AtomicI64 = AtomicI64::new(0);
     let now = chrono::Utc::now().timestamp_micros();
     let mut prev = LAST.load(Ordering::Relaxed);

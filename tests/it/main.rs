@@ -17,4 +17,5 @@ mod sandbox_klaviyo;
 mod sandbox_shopify;
 mod sandbox_shopify_bulk;
 mod sandbox_shopify_load;
+mod sync;
 mod warehouse;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::config::Secret;
 use crate::extract::{ExtractError, Result};
-use crate::http::{Api, Limit, Pacer, ResponseHooks};
+use crate::http::{Api, HttpError, Limit, Pacer, Reply, ResponseHooks};
 
 struct Hooks;
 
@@ -86,6 +86,15 @@ impl Client {
             .send(|c| c.post(&url).bearer_auth(self.token.expose()).json(body))
             .await?;
         crate::extract::parse_json(self.api.who(), &reply.body, &format!("POST {path}"))
+    }
+
+    /// POST JSON to `path` and return the raw reply: sinks read per-item errors
+    /// from the error bodies themselves.
+    pub async fn post_raw(&self, path: &str, body: &Value) -> Result<Reply, HttpError> {
+        let url = format!("{}{path}", self.base);
+        self.api
+            .send(|c| c.post(&url).bearer_auth(self.token.expose()).json(body))
+            .await
     }
 
     /// GET `path` with `query`.

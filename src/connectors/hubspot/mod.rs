@@ -1,9 +1,10 @@
-//! HubSpot CRM: contacts, read for identity resolution and audits (the sink for
-//! contacts arrives with the sync work). Everything HubSpot-specific lives here.
+//! HubSpot CRM: contacts, read for identity resolution and audits and written by
+//! syncs. Everything HubSpot-specific lives here.
 
 pub mod client;
 pub mod extract;
 pub mod schema;
+pub mod sink;
 
 use std::sync::Arc;
 
@@ -11,6 +12,35 @@ use crate::config::EndpointConfig;
 use crate::extract::{ApiCounters, ExtractError, Result, Source, Stream};
 
 pub use client::Client;
+
+/// The client a `[<section>.<name>]` table of kind `hubspot` describes.
+fn client(section: &str, role: &str, name: &str, cfg: &EndpointConfig) -> Result<Client> {
+    let token = cfg.token.clone().ok_or_else(|| {
+        ExtractError::Usage(format!(
+            "{section}.{name}: `token` is required for kind = \"hubspot\""
+        ))
+    })?;
+    let base = cfg
+        .base_url
+        .as_ref()
+        .map_or_else(|| "https://api.hubapi.com".to_string(), |u| u.0.clone());
+    Client::new(
+        format!("hubspot {role} '{name}'"),
+        base,
+        token,
+        cfg.requests_per_10s,
+    )
+}
+
+/// The destination a sync to a `[destinations.<name>]` table of kind `hubspot` writes.
+pub fn destination(
+    name: &str,
+    cfg: &EndpointConfig,
+    spec: crate::diff::SyncSpec,
+) -> Result<Arc<dyn crate::sink::Destination>> {
+    let client = client("destinations", "destination", name, cfg)?;
+    Ok(Arc::new(sink::ContactsSink::new(name, client, spec)))
+}
 
 /// A configured HubSpot account as a source.
 pub struct HubSpotSource {
@@ -21,22 +51,10 @@ pub struct HubSpotSource {
 impl HubSpotSource {
     /// Build from a `[sources.<name>]` table of kind `hubspot`.
     pub fn from_config(name: &str, cfg: &EndpointConfig) -> Result<HubSpotSource> {
-        let token = cfg.token.clone().ok_or_else(|| {
-            ExtractError::Usage(format!(
-                "sources.{name}: `token` is required for kind = \"hubspot\""
-            ))
-        })?;
-        let base = cfg
-            .base_url
-            .as_ref()
-            .map_or_else(|| "https://api.hubapi.com".to_string(), |u| u.0.clone());
-        let client = Client::new(
-            format!("hubspot source '{name}'"),
-            base,
-            token,
-            cfg.requests_per_10s,
-        )?;
-        Ok(HubSpotSource::new(name, client))
+        Ok(HubSpotSource::new(
+            name,
+            client("sources", "source", name, cfg)?,
+        ))
     }
 
     /// Build from a ready client.

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::config::Secret;
 use crate::extract::{ExtractError, Result};
-use crate::http::{Api, Limit, Pacer, ResponseHooks};
+use crate::http::{Api, HttpError, Limit, Pacer, Reply, ResponseHooks};
 
 /// API revision lockstep is written against.
 pub const REVISION: &str = "2026-07-15";
@@ -110,6 +110,33 @@ impl Client {
             })
             .await?;
         crate::extract::parse_json(self.api.who(), &reply.body, &format!("GET {url}"))
+    }
+
+    /// Send a JSON:API document to `path` with `method`; the raw reply, so sinks can
+    /// read Klaviyo's error bodies.
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, HttpError> {
+        let url = format!("{}{path}", self.base);
+        self.api
+            .send(|c| {
+                let request = c
+                    .request(method.clone(), &url)
+                    .header(
+                        "Authorization",
+                        format!("Klaviyo-API-Key {}", self.key.expose()),
+                    )
+                    .header("revision", &self.revision)
+                    .header("Accept", JSON_API);
+                match body {
+                    Some(b) => request.header("Content-Type", JSON_API).body(b.to_string()),
+                    None => request,
+                }
+            })
+            .await
     }
 
     pub(crate) fn protocol(&self, detail: String) -> ExtractError {
