@@ -37,8 +37,8 @@ pub struct ApplyOptions {
 impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
-            flush_rows: 5_000,
-            flush_every: Duration::from_secs(2),
+            flush_rows: 1_000,
+            flush_every: Duration::from_secs(1),
             dry_run: false,
         }
     }

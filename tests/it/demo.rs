@@ -122,4 +122,21 @@ fn demo_builds_the_default_models_on_what_it_extracted() {
         crate::support::stdout_ok(&n),
         crate::support::stdout_ok(&tests)
     );
+    // The syncs pushed crm_profiles to HubSpot and Klaviyo; HubSpot read back
+    // matches the warehouse, and a second sync of the unchanged model sent nothing.
+    assert_eq!(report["tests"]["failed"], 0, "{}", report["tests"]);
+    let syncs = report["syncs"].as_array().unwrap();
+    assert_eq!(syncs.len(), 2);
+    for s in syncs {
+        assert_eq!(s["rejected"], 0, "{s}");
+        assert!(s["acked"].as_u64().unwrap() > 0, "{s}");
+    }
+    let before = report["fidelity_before"]["percent"].as_f64().unwrap();
+    let after = report["fidelity_after"]["percent"].as_f64().unwrap();
+    assert!(
+        before < 100.0,
+        "the sandbox CRM starts with drift: {before}"
+    );
+    assert_eq!(after, 100.0, "{}", report["fidelity_after"]);
+    assert_eq!(report["resync_write_calls"], 0);
 }

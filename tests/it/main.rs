@@ -18,4 +18,5 @@ mod sandbox_shopify;
 mod sandbox_shopify_bulk;
 mod sandbox_shopify_load;
 mod sync;
+mod sync_cli;
 mod warehouse;
