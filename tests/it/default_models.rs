@@ -440,6 +440,7 @@ const MODELS: &[&str] = &[
     "golden_customers",
     "customer_ltv",
     "crm_profiles",
+    "klaviyo_order_events",
 ];
 
 /// A project over the repository's `models/` with EUR reporting, plus its warehouse.
@@ -942,4 +943,56 @@ async fn survivorship_follows_the_configured_source_priority() {
     )
     .await;
     assert_eq!(table(&crm), vec!["retail"]);
+}
+
+#[tokio::test]
+async fn klaviyo_order_events_cover_counted_orders_and_refunds_with_money_back() {
+    let (_tmp, project, wh) = built().await;
+    let placed = rows(
+        &project,
+        &wh,
+        "SELECT event_id, email, event_time, CAST(value AS VARCHAR), value_currency FROM models.klaviyo_order_events \
+         WHERE metric = 'Placed Order' ORDER BY event_id",
+    )
+    .await;
+    let orders = rows(
+        &project,
+        &wh,
+        "SELECT 'placed-order-' || CAST(order_id AS VARCHAR), lower(trim(email)), \
+         to_char(COALESCE(processed_at, created_at), '%Y-%m-%dT%H:%M:%SZ'), CAST(total_price AS VARCHAR), shop_currency \
+         FROM models.stg_shop_orders WHERE (NOT is_test) AND (NOT is_voided) AND (email IS NOT NULL) ORDER BY 1",
+    )
+    .await;
+    assert!(!placed.is_empty());
+    assert_eq!(placed, orders, "one Placed Order per counted order");
+    // The test order and the voided one send nothing.
+    let skipped = rows(
+        &project,
+        &wh,
+        "SELECT count(*) FROM models.klaviyo_order_events e JOIN models.stg_shop_orders o \
+         ON e.event_id = 'placed-order-' || CAST(o.order_id AS VARCHAR) WHERE o.is_test OR o.is_voided",
+    )
+    .await;
+    assert_eq!(skipped, vec![vec!["0".to_string()]]);
+    let refunded = rows(
+        &project,
+        &wh,
+        "SELECT event_id, CAST(value AS VARCHAR) FROM models.klaviyo_order_events \
+         WHERE metric = 'Refunded Order' ORDER BY event_id",
+    )
+    .await;
+    let money_back = rows(
+        &project,
+        &wh,
+        "SELECT 'refunded-order-' || CAST(refund_id AS VARCHAR) AS id, CAST(amount AS VARCHAR) FROM ( \
+         SELECT t.refund_id, sum(t.amount) AS amount \
+         FROM models.stg_shop_refund_transactions t JOIN models.stg_shop_orders o ON o.order_id = t.order_id \
+         WHERE t.is_successful_refund AND (NOT o.is_test) AND (NOT o.is_voided) GROUP BY t.refund_id) ORDER BY id",
+    )
+    .await;
+    assert!(!refunded.is_empty());
+    assert_eq!(
+        refunded, money_back,
+        "one Refunded Order per refund with money back"
+    );
 }
