@@ -5,14 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, StringArray};
-use futures::StreamExt;
 use serde::Serialize;
 
-use super::canonical::{field_hash, key_hash, name_hash, row_hash, text};
+use super::scan::ModelScan;
 use super::snapshot::{self, KeySet};
 use super::{Change, DiffError, Mode, Op, SyncSpec};
-use crate::warehouse::{TableName, Warehouse};
+use crate::warehouse::Warehouse;
 
 /// How many rows fell in each class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -56,125 +54,21 @@ struct Pending {
 
 const EXAMPLES: usize = 3;
 
-/// A streaming read of a model's key and mapped columns as canonical text.
-struct ModelScan {
-    stream: datafusion::physical_plan::SendableRecordBatchStream,
-    columns: Vec<String>,
-    /// Per mapped field, its column's position in `columns`.
-    field_pos: Vec<usize>,
-    /// Per mapped field, the hash of its name.
-    names: Vec<u64>,
-    version: u64,
-}
-
-impl ModelScan {
-    async fn open(warehouse: &Warehouse, spec: &SyncSpec) -> Result<ModelScan, DiffError> {
-        let model =
-            TableName::new("models", &spec.model).map_err(|e| DiffError::Spec(e.to_string()))?;
-        let no_model = || {
-            DiffError::Spec(format!(
-                "sync {}: models.{} has not been built (or is a view); run `lockstep run` first",
-                spec.name, spec.model
-            ))
-        };
-        let table = warehouse.load(&model).await?.ok_or_else(no_model)?;
-        let version = table.version().unwrap_or(0).max(0) as u64;
-        let df = warehouse.scan(&model).await?.ok_or_else(no_model)?;
-        let mut columns = vec![spec.key_column.clone()];
-        for m in &spec.fields {
-            if !columns.contains(&m.column) {
-                columns.push(m.column.clone());
-            }
-        }
-        let available: Vec<String> = df
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        for (what, column) in std::iter::once(("the key", &spec.key_column))
-            .chain(spec.fields.iter().map(|m| (m.field.as_str(), &m.column)))
-        {
-            if !available.contains(column) {
-                return Err(DiffError::Spec(format!(
-                    "sync {}: models.{} has no column `{column}` (mapped to {what}); it has: {}",
-                    spec.name,
-                    spec.model,
-                    available.join(", ")
-                )));
-            }
-        }
-        let column_refs: Vec<&str> = columns.iter().map(String::as_str).collect();
-        let stream = df.select_columns(&column_refs)?.execute_stream().await?;
-        let field_pos = spec
-            .fields
-            .iter()
-            .map(|m| columns.iter().position(|c| *c == m.column).unwrap_or(0))
-            .collect();
-        Ok(ModelScan {
-            stream,
-            columns,
-            field_pos,
-            names: spec.fields.iter().map(|m| name_hash(&m.field)).collect(),
-            version,
-        })
-    }
-
-    /// The next batch as text columns (key first), or `None` at the end.
-    async fn next(&mut self) -> Result<Option<Vec<StringArray>>, DiffError> {
-        let Some(batch) = self.stream.next().await else {
-            return Ok(None);
-        };
-        let batch = batch?;
-        let texts = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, name)| text(batch.column(i), name))
-            .collect::<Result<_, _>>()?;
-        Ok(Some(texts))
-    }
-
-    /// Field values of `row` and their fingerprints (written into `hashes`); the row
-    /// fingerprint is returned.
-    fn fingerprint(&self, texts: &[StringArray], row: usize, hashes: &mut [u64]) -> u64 {
-        for (f, h) in hashes.iter_mut().enumerate() {
-            *h = field_hash(value(texts, &self.field_pos, f, row));
-        }
-        row_hash(&self.names, hashes)
-    }
-}
-
-/// The text of mapped field `f` at `row`.
-fn value<'a>(
-    texts: &'a [StringArray],
-    field_pos: &[usize],
-    f: usize,
-    row: usize,
-) -> Option<&'a str> {
-    let a = &texts[field_pos[f]];
-    (!a.is_null(row)).then(|| a.value(row))
-}
-
 /// Record the model's current rows in the snapshot as already acknowledged, without
 /// sending anything — for a destination loaded by other means (an import, an earlier
 /// tool) and for benchmarks. Returns the rows recorded.
 pub async fn baseline(warehouse: &Warehouse, spec: &SyncSpec) -> Result<u64, DiffError> {
     let mut scan = ModelScan::open(warehouse, spec).await?;
     let fields = spec.field_names();
-    let mut hashes = vec![0u64; spec.fields.len()];
     let (mut acks, mut rows) = (Vec::new(), 0u64);
-    while let Some(texts) = scan.next().await? {
-        for row in 0..texts[0].len() {
-            if texts[0].is_null(row) {
-                continue;
-            }
-            let rh = scan.fingerprint(&texts, row, &mut hashes);
+    while let Some(prints) = scan.next().await? {
+        for row in 0..prints.len() {
+            let Some(key) = prints.key(row) else { continue };
             acks.push(snapshot::Ack {
-                key: texts[0].value(row).to_string(),
+                key: key.to_string(),
                 dest_id: None,
-                row_hash: rh,
-                field_hashes: hashes.clone(),
+                row_hash: prints.row_hash(row),
+                field_hashes: prints.field_hashes(row).to_vec(),
                 deleted: false,
                 plan_id: "baseline".into(),
             });
@@ -201,24 +95,19 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
     let mut new_keys = KeySet::default();
     let (mut null_keys, mut null_examples) = (0u64, Vec::new());
     let (mut dup_keys, mut dup_examples) = (0u64, Vec::new());
-    let mut hashes = vec![0u64; spec.fields.len()];
 
-    while let Some(texts) = scan.next().await? {
-        let keys = &texts[0];
-        for row in 0..keys.len() {
+    while let Some(prints) = scan.next().await? {
+        for row in 0..prints.len() {
             counts.model_rows += 1;
-            if keys.is_null(row) {
+            let Some(key) = prints.key(row) else {
                 null_keys += 1;
                 if null_examples.len() < EXAMPLES {
-                    null_examples.push(describe_row(spec, |f| {
-                        value(&texts, &scan.field_pos, f, row)
-                    }));
+                    null_examples.push(describe_row(spec, |f| prints.value(f, row)));
                 }
                 continue;
-            }
-            let key = keys.value(row);
-            let rh = scan.fingerprint(&texts, row, &mut hashes);
-            let kh = key_hash(key);
+            };
+            let rh = prints.row_hash(row);
+            let kh = prints.key_hash(row);
             let existed = match index.entries.get_mut(&kh) {
                 Some(e) if e.seen => {
                     dup_keys += 1;
@@ -251,9 +140,9 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
                 hash: kh,
                 existed,
                 values: (0..spec.fields.len())
-                    .map(|f| value(&texts, &scan.field_pos, f, row).map(str::to_string))
+                    .map(|f| prints.value(f, row).map(str::to_string))
                     .collect(),
-                field_hashes: hashes.clone(),
+                field_hashes: prints.field_hashes(row).to_vec(),
                 row_hash: rh,
             });
         }

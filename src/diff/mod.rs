@@ -12,6 +12,7 @@
 pub mod canonical;
 mod compute;
 pub mod plan;
+mod scan;
 pub mod snapshot;
 mod spec;
 
