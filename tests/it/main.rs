@@ -3,6 +3,7 @@
 
 mod support;
 
+mod audit;
 mod cli_core;
 mod crash;
 mod default_models;
