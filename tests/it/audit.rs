@@ -203,7 +203,10 @@ async fn is_distinct_from_binds_looser_than_and_so_comparisons_are_parenthesized
         .await
         .unwrap();
     let text = format!("{}", plan.logical_plan().display_indent());
-    assert!(text.contains("t.a IS DISTINCT FROM (t.b AND t.c)"), "{text}");
+    assert!(
+        text.contains("t.a IS DISTINCT FROM (t.b AND t.c)"),
+        "{text}"
+    );
     let bare = crate::support::text_rows(&plan.collect().await.unwrap());
     let ctx = datafusion::prelude::SessionContext::new();
     let grouped = ctx

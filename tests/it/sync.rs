@@ -639,3 +639,106 @@ async fn klaviyo_profiles_land_through_import_and_bulk_jobs_and_events_once_per_
     assert!(ours.iter().all(|e| e["metric"] == "Placed Order"));
     handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_item_errors_reject_only_their_rows_and_update_only_leaves_new_keys_alone() {
+    let handle = sandbox(|_| {}).await;
+    let (_tmp, project, warehouse) = project();
+    let mut rows = people(60);
+    rows[7].orders = "many".into();
+    // Keyed by a unique property other than email, HubSpot answers 207 per item.
+    let schema_rows = {
+        let b = batch(&rows, true);
+        let golden: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..rows.len()).map(|i| format!("g{i}")),
+        ));
+        let mut fields = b.schema().fields().to_vec();
+        fields.push(Arc::new(Field::new("golden_id", DataType::Utf8, false)));
+        let mut columns = b.columns().to_vec();
+        columns.push(golden);
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    };
+    warehouse
+        .overwrite(
+            &TableName::new("models", "people").unwrap(),
+            schema_rows.schema(),
+            vec![schema_rows],
+        )
+        .await
+        .unwrap();
+    let mut by_golden = spec("golden_contacts", "contacts", Mode::UpdateOrCreate);
+    by_golden.key_column = "golden_id".into();
+    by_golden.key_field = "lockstep_golden_id".into();
+    by_golden.fields.push(Mapped {
+        field: "email".into(),
+        column: "email".into(),
+    });
+    by_golden.fields.sort_by(|a, b| a.field.cmp(&b.field));
+    let out = run_sync(
+        &project,
+        &warehouse,
+        &by_golden,
+        hubspot_dest(&handle, &by_golden),
+    )
+    .await;
+    assert_eq!((out.run.acked, out.run.rejected), (59, 1));
+    assert_eq!(out.run.api.requests, 1, "a 207 needs no split");
+    assert_eq!(out.run.sample_rejects[0].0, "g7");
+    assert_eq!(contacts(&handle).len(), 59);
+
+    // update_only: keys the CRM does not have are rejected, not created.
+    let mut fresh = people(65);
+    fresh.drain(..60);
+    write_model(&warehouse, "people", &fresh, false).await;
+    let update_only = spec("update_only_contacts", "contacts", Mode::UpdateOnly);
+    let out = run_sync(
+        &project,
+        &warehouse,
+        &update_only,
+        hubspot_dest(&handle, &update_only),
+    )
+    .await;
+    assert_eq!(out.plan.counts.updates, 5);
+    assert_eq!((out.run.acked, out.run.rejected), (0, 5));
+    assert_eq!(contacts(&handle).len(), 59, "nothing created");
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_stops_the_sync_with_one_clear_reason() {
+    let handle = sandbox(|_| {}).await;
+    let (_tmp, project, warehouse) = project();
+    write_model(&warehouse, "people", &people(10), false).await;
+    let spec = spec("auth_contacts", "contacts", Mode::UpdateOrCreate);
+    let client = hubspot::Client::new(
+        "hubspot destination 'crm'".into(),
+        handle.base_url.clone(),
+        Secret::from_value("HUBSPOT_TOKEN", "pat-wrong"),
+        None,
+    )
+    .unwrap();
+    let dest = Arc::new(hubspot::sink::ContactsSink::new(
+        "crm",
+        client,
+        spec.clone(),
+    ));
+    let out = run_sync(&project, &warehouse, &spec, dest).await;
+    assert_eq!(out.run.status, "failed");
+    let error = out.run.error.unwrap();
+    assert!(
+        error.contains("401") && error.contains("HUBSPOT_TOKEN"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("pat-wrong"),
+        "the token is never printed: {error}"
+    );
+    assert_eq!(out.run.api.requests, 1, "401 is not retried");
+    let again = run_sync(&project, &warehouse, &spec, hubspot_dest(&handle, &spec)).await;
+    assert_eq!(
+        again.plan.counts.creates, 10,
+        "nothing was acknowledged, so all is planned again"
+    );
+    assert_eq!(again.run.acked, 10);
+    handle.shutdown().await;
+}
