@@ -101,7 +101,7 @@ fn customers(ids: impl Iterator<Item = u64>, v2: bool) -> RecordBatch {
     ];
     const TAGS: [&str; 4] = ["vip", "wholesale,vip", "", "newsletter"];
     let ids: Vec<u64> = ids.collect();
-    let updated = |i: u64| v2 && mix(i, 1) % 100 == 0;
+    let updated = |i: u64| v2 && mix(i, 1).is_multiple_of(100);
     let cc = |i: u64| CC[(mix(i, 5) % 8) as usize];
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(ids.iter().map(|&i| i as i64))),
@@ -121,7 +121,7 @@ fn customers(ids: impl Iterator<Item = u64>, v2: bool) -> RecordBatch {
         Arc::new(StringArray::from_iter_values(ids.iter().map(|&i| cc(i).0))),
         Arc::new(StringArray::from_iter_values(ids.iter().map(|&i| cc(i).1))),
         Arc::new(BooleanArray::from_iter(
-            ids.iter().map(|&i| Some(mix(i, 6) % 2 == 0)),
+            ids.iter().map(|&i| Some(mix(i, 6).is_multiple_of(2))),
         )),
         Arc::new(Int32Array::from_iter_values(
             ids.iter()
@@ -165,8 +165,9 @@ fn generated(n: u64, v2: bool) -> impl Iterator<Item = RecordBatch> {
     const CHUNK: u64 = 500_000;
     let total = if v2 { n + n / 1000 } else { n };
     (0..total.div_ceil(CHUNK)).map(move |c| {
-        let ids = (c * CHUNK + 1..=((c + 1) * CHUNK).min(total))
-            .filter(move |&i| !(v2 && i <= n && mix(i, 12) % 1000 == 0 && mix(i, 1) % 100 != 0));
+        let ids = (c * CHUNK + 1..=((c + 1) * CHUNK).min(total)).filter(move |&i| {
+            !(v2 && i <= n && mix(i, 12).is_multiple_of(1000) && !mix(i, 1).is_multiple_of(100))
+        });
         customers(ids, v2)
     })
 }

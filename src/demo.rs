@@ -130,10 +130,16 @@ pub enum DemoError {
     Model(#[from] crate::model::ModelError),
     /// A sync failed.
     #[error("sync: {0}")]
-    Sync(#[from] crate::sink::SyncError),
+    Sync(Box<crate::sink::SyncError>),
     /// Measuring fidelity failed.
     #[error("audit: {0}")]
     Audit(#[from] crate::audit::fidelity::AuditError),
+}
+
+impl From<crate::sink::SyncError> for DemoError {
+    fn from(e: crate::sink::SyncError) -> Self {
+        DemoError::Sync(Box::new(e))
+    }
 }
 
 fn project_error(dir: &Path, message: impl ToString) -> DemoError {
@@ -316,12 +322,12 @@ fn table(area: &str, name: &str) -> Result<TableName, DemoError> {
     TableName::new(area, name).map_err(|e| project_error(Path::new("."), e))
 }
 
+/// A sync and the destination it writes.
+type Target = (SyncSpec, Arc<dyn Destination>);
+
 /// The syncs the demo applies: `models.crm_profiles` to HubSpot contacts and to
 /// Klaviyo profiles, keyed by email, with the four fidelity fields.
-fn demo_syncs(
-    base: &str,
-    creds: &crate::sandbox::Credentials,
-) -> Result<Vec<(SyncSpec, Arc<dyn Destination>)>, DemoError> {
+fn demo_syncs(base: &str, creds: &crate::sandbox::Credentials) -> Result<Vec<Target>, DemoError> {
     let fields = |names: &[(&str, &str)]| -> Vec<Mapped> {
         names
             .iter()

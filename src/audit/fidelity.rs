@@ -41,13 +41,25 @@ pub struct Fidelity {
 pub enum AuditError {
     /// A table is missing or unreadable.
     #[error(transparent)]
-    Warehouse(#[from] WarehouseError),
+    Warehouse(Box<WarehouseError>),
     /// The audit query failed.
     #[error("audit query: {0}")]
-    Query(#[from] QueryError),
+    Query(Box<QueryError>),
     /// Building the result row failed.
     #[error("{0}")]
     Arrow(#[from] arrow::error::ArrowError),
+}
+
+impl From<WarehouseError> for AuditError {
+    fn from(e: WarehouseError) -> Self {
+        AuditError::Warehouse(Box::new(e))
+    }
+}
+
+impl From<QueryError> for AuditError {
+    fn from(e: QueryError) -> Self {
+        AuditError::Query(Box::new(e))
+    }
 }
 
 fn schema() -> SchemaRef {

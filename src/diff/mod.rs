@@ -78,13 +78,13 @@ pub struct Change {
 pub enum DiffError {
     /// Reading or writing a warehouse table failed.
     #[error(transparent)]
-    Warehouse(#[from] WarehouseError),
+    Warehouse(Box<WarehouseError>),
     /// A query over a warehouse table failed.
     #[error("{0}")]
-    Query(#[from] datafusion::error::DataFusionError),
+    Query(Box<datafusion::error::DataFusionError>),
     /// Building a batch failed.
     #[error("{0}")]
-    Arrow(#[from] arrow::error::ArrowError),
+    Arrow(Box<arrow::error::ArrowError>),
     /// A column is missing or has no usable form.
     #[error("{0}")]
     Column(String),
@@ -107,4 +107,22 @@ pub enum DiffError {
         /// What is wrong.
         problem: String,
     },
+}
+
+impl From<WarehouseError> for DiffError {
+    fn from(e: WarehouseError) -> Self {
+        DiffError::Warehouse(Box::new(e))
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for DiffError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        DiffError::Query(Box::new(e))
+    }
+}
+
+impl From<arrow::error::ArrowError> for DiffError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        DiffError::Arrow(Box::new(e))
+    }
 }

@@ -122,7 +122,7 @@ impl ModelScan {
             ))
         };
         let table = warehouse.load(&model).await?.ok_or_else(no_model)?;
-        let version = table.version().unwrap_or(0).max(0) as u64;
+        let version = table.version().unwrap_or(0);
         let df = warehouse.scan(&model).await?.ok_or_else(no_model)?;
         let mut columns = vec![spec.key_column.clone()];
         for m in &spec.fields {

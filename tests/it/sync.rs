@@ -365,6 +365,40 @@ async fn under_chaos_every_row_lands_exactly_once() {
         "chaos was exercised: {:?}",
         outcome.run.api
     );
+    // Read the CRM back (still under chaos) and measure record fidelity.
+    let reader = hubspot::HubSpotSource::new(
+        "hubspot",
+        hubspot::Client::new(
+            "hubspot source 'hubspot'".into(),
+            handle.base_url.clone(),
+            Secret::from_value("HUBSPOT_TOKEN", &handle.credentials.hubspot_token),
+            None,
+        )
+        .unwrap()
+        .with_api(fast),
+    );
+    lockstep::extract::run::run(
+        &warehouse,
+        &reader,
+        Some("contacts"),
+        lockstep::extract::run::Mode::Incremental(Default::default()),
+    )
+    .await
+    .unwrap();
+    let fidelity = lockstep::audit::measure(
+        &warehouse,
+        &TableName::new("raw_hubspot", "contacts").unwrap(),
+        &TableName::new("models", "people").unwrap(),
+        "after chaos sync",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (fidelity.sampled, fidelity.matched),
+        (1500, 1500),
+        "{fidelity:?}"
+    );
+    assert_eq!(fidelity.percent, 100.0);
     handle.chaos.set(Default::default()).unwrap();
     let crm = contacts(&handle);
     assert_eq!(crm.len(), 1500, "every row once, no duplicates");
