@@ -135,6 +135,17 @@ impl Pacer {
     }
 }
 
+/// Sends remembered while no limit is known.
+const UNLIMITED_MEMORY: usize = 10_000;
+
+/// A request is counted by the server from when it arrives, by us from when it is
+/// sent: keeping our record a little longer than the window (2%, at least 100 ms)
+/// absorbs that latency, so a request sent as soon as an old one leaves our window
+/// never arrives while the server still counts the old one.
+fn with_margin(window: Duration) -> Duration {
+    window + (window / 50).max(Duration::from_millis(100))
+}
+
 impl State {
     fn refill(&mut self, now: Instant) {
         if let Limit::Bucket {
@@ -150,6 +161,7 @@ impl State {
     }
 
     fn expire(&mut self, now: Instant, window: Duration) {
+        let window = with_margin(window);
         while self
             .sent
             .front()
@@ -168,7 +180,15 @@ impl State {
             self.blocked_until = None;
         }
         match self.limit {
-            Limit::Unlimited => None,
+            Limit::Unlimited => {
+                // Remember sends even without a limit: when the first response
+                // reveals a window, the requests already in flight count in it.
+                self.sent.push_back(now);
+                if self.sent.len() > UNLIMITED_MEMORY {
+                    self.sent.pop_front();
+                }
+                None
+            }
             Limit::Bucket { per_second, .. } => {
                 self.refill(now);
                 if self.tokens >= 1.0 {
@@ -187,7 +207,8 @@ impl State {
                 } else {
                     let oldest = self.sent.front().copied().unwrap_or(now);
                     Some(
-                        (oldest + window).saturating_duration_since(now) + Duration::from_millis(1),
+                        (oldest + with_margin(window)).saturating_duration_since(now)
+                            + Duration::from_millis(1),
                     )
                 }
             }
@@ -257,5 +278,27 @@ mod tests {
         let start = Instant::now();
         p.acquire().await;
         assert!(start.elapsed() >= Duration::from_millis(490));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sends_before_the_limit_is_known_count_in_its_window() {
+        let p = Pacer::new(Limit::Unlimited);
+        let start = Instant::now();
+        for _ in 0..4 {
+            p.acquire().await;
+        }
+        // The first answer reveals 5 per 10 s after only one request arrived.
+        p.set_limit(Limit::Window {
+            max: 5,
+            window: Duration::from_secs(10),
+        });
+        p.observe_remaining(4.0);
+        p.acquire().await;
+        assert!(start.elapsed() < Duration::from_millis(10));
+        // Four sent unpaced plus one: the sixth waits for the window (and margin).
+        p.acquire().await;
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_millis(10_200), "{waited:?}");
+        assert!(waited < Duration::from_millis(10_400), "{waited:?}");
     }
 }

@@ -38,6 +38,12 @@ fn warehouse(dir: &Path) -> Warehouse {
     Warehouse::open(location, &Default::default()).unwrap()
 }
 
+/// Run a verb with `--json` among `args` and parse its report.
+fn cli_json(dir: &Path, token: &str, args: &[&str]) -> serde_json::Value {
+    let out = cli(dir, token, args).output().unwrap();
+    serde_json::from_str(&crate::support::stdout_ok(&out)).unwrap()
+}
+
 fn cli(dir: &Path, token: &str, args: &[&str]) -> Command {
     let mut c = Command::new(crate::support::lockstep_bin());
     c.arg("--project")
@@ -57,10 +63,7 @@ async fn a_stored_plan_is_applied_by_id_and_not_twice() {
     write_model(&warehouse, "people", &rows, false).await;
     let token = handle.credentials.hubspot_token.clone();
 
-    let out = cli(&dir, &token, &["plan", "people_to_crm", "--json"])
-        .output()
-        .unwrap();
-    let plan: serde_json::Value = serde_json::from_str(&crate::support::stdout_ok(&out)).unwrap();
+    let plan = cli_json(&dir, &token, &["plan", "people_to_crm", "--json"]);
     assert_eq!(plan["counts"]["creates"], 250);
     assert_eq!(plan["sample"].as_array().unwrap().len(), 10);
     let id = plan["id"].as_str().unwrap().to_string();
@@ -76,14 +79,11 @@ async fn a_stored_plan_is_applied_by_id_and_not_twice() {
     assert!(crate::support::stdout_ok(&dry).contains("would send"));
     assert!(contacts(&handle).is_empty(), "a dry run sends nothing");
 
-    let out = cli(
+    let report = cli_json(
         &dir,
         &token,
         &["sync", "people_to_crm", "--plan", &id, "--json"],
-    )
-    .output()
-    .unwrap();
-    let report: serde_json::Value = serde_json::from_str(&crate::support::stdout_ok(&out)).unwrap();
+    );
     assert_eq!(report["run"]["acked"], 250);
     assert_eq!(report["run"]["api"]["requests"], 3);
     let crm = contacts(&handle);
@@ -91,14 +91,11 @@ async fn a_stored_plan_is_applied_by_id_and_not_twice() {
         assert_matches(&crm[&p.email], p);
     }
     // Applying the same plan again finds every row delivered.
-    let out = cli(
+    let again = cli_json(
         &dir,
         &token,
         &["sync", "people_to_crm", "--plan", &id, "--json"],
-    )
-    .output()
-    .unwrap();
-    let again: serde_json::Value = serde_json::from_str(&crate::support::stdout_ok(&out)).unwrap();
+    );
     assert_eq!(again["already_delivered"], 250);
     assert_eq!(again["run"]["api"]["requests"], 0);
     // Runs are a warehouse table.
@@ -176,10 +173,7 @@ async fn sigkill_mid_sync_then_rerun_leaves_the_crm_equal_to_the_model() {
         "killed mid-way: {landed} contacts"
     );
 
-    let out = cli(&dir, &token, &["sync", "people_to_crm", "--json"])
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_str(&crate::support::stdout_ok(&out)).unwrap();
+    let report = cli_json(&dir, &token, &["sync", "people_to_crm", "--json"]);
     let resent = report["run"]["acked"].as_u64().unwrap();
     assert!(
         resent >= 4000 - landed as u64,
@@ -190,10 +184,7 @@ async fn sigkill_mid_sync_then_rerun_leaves_the_crm_equal_to_the_model() {
     for p in &rows {
         assert_matches(&crm[&p.email], p);
     }
-    let out = cli(&dir, &token, &["sync", "people_to_crm", "--json"])
-        .output()
-        .unwrap();
-    let last: serde_json::Value = serde_json::from_str(&crate::support::stdout_ok(&out)).unwrap();
+    let last = cli_json(&dir, &token, &["sync", "people_to_crm", "--json"]);
     assert_eq!(last["plan"]["counts"]["unchanged"], 4000);
     assert_eq!(last["run"]["api"]["requests"], 0);
     handle.shutdown().await;
