@@ -185,9 +185,17 @@ impl Pending {
 
 /// Batches per op in plan order (creates, updates, deletes), sized by the destination.
 fn batches(dest: &dyn Destination, changes: Vec<Change>) -> Vec<(Op, Vec<Change>)> {
+    let mut by_op: [Vec<Change>; 3] = Default::default();
+    for change in changes {
+        let slot = match change.op {
+            Op::Create => 0,
+            Op::Update => 1,
+            Op::Delete => 2,
+        };
+        by_op[slot].push(change);
+    }
     let mut out = Vec::new();
-    for op in [Op::Create, Op::Update, Op::Delete] {
-        let rows: Vec<Change> = changes.iter().filter(|c| c.op == op).cloned().collect();
+    for (op, rows) in [Op::Create, Op::Update, Op::Delete].into_iter().zip(by_op) {
         if rows.is_empty() {
             continue;
         }
