@@ -25,20 +25,8 @@ use futures::StreamExt;
 use lockstep::diff::{Mapped, Mode, Plan, SyncSpec, baseline, diff, plan};
 use lockstep::warehouse::{Location, TableName, Warehouse};
 
-fn peak_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
-/// Reset the peak-RSS high-water mark so the next reading covers only what follows.
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
+mod common;
+use common::{env_u64, peak_mib, reset_peak};
 
 const COLUMNS: [&str; 12] = [
     "email",
@@ -247,7 +235,7 @@ fn main() -> anyhow::Result<()> {
             mode: Mode::Mirror { clear: false },
         };
         let p1 = std::env::var("LOCKSTEP_BENCH_P1_DIR").ok();
-        let n: u64 = std::env::var("LOCKSTEP_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+        let n = env_u64("LOCKSTEP_BENCH_ROWS", 10_000_000);
         let t = Instant::now();
         let v1 = match &p1 {
             Some(d) => load(&warehouse, peer_file(&format!("{d}/customers_v1.parquet")).await?.into_iter()).await?,

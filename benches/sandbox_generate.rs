@@ -8,20 +8,8 @@ use std::time::Instant;
 use lockstep::sandbox::generator::{GeneratorConfig, generate};
 use lockstep::sandbox::shopify::render;
 
-/// Peak resident set size in MiB (VmHWM), Linux only.
-fn peak_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::{env_usize, peak_mib};
 
 fn main() {
     let customers = env_usize("LOCKSTEP_BENCH_CUSTOMERS", 100_000);
@@ -32,11 +20,11 @@ fn main() {
         orders,
         ..GeneratorConfig::default()
     };
-    let before = peak_mib().unwrap_or(0.0);
+    let before = peak_mib();
     let t = Instant::now();
     let g = generate(&cfg);
     let secs = t.elapsed().as_secs_f64();
-    let peak = peak_mib().unwrap_or(0.0);
+    let peak = peak_mib();
     let refunds: usize = g.store.orders.iter().map(|o| o.refunds.len()).sum();
     let lines: usize = g.store.orders.iter().map(|o| o.line_items.len()).sum();
     // Rendering cost of one REST page of 250 orders, as a client would fetch it.

@@ -21,12 +21,8 @@ use lockstep::sandbox::{Sandbox, SandboxConfig};
 use lockstep::sink::{self, SyncOptions};
 use lockstep::warehouse::{TableName, Warehouse};
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::env_u64 as env;
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,0 +1,33 @@
+//! Helpers shared by the benches: peak-memory readings and size knobs from the
+//! environment. Each bench includes this with `mod common;`, so not every bench
+//! uses every helper.
+#![allow(dead_code)]
+
+/// Peak resident set size of this process in MiB (`VmHWM`, Linux); 0 elsewhere.
+pub fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Reset the peak-RSS high-water mark so the next reading covers only what follows.
+pub fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A size knob: `name` parsed as an integer, else `default`.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// [`env_u64`] as a `usize`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    env_u64(name, default as u64) as usize
+}
