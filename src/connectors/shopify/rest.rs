@@ -41,6 +41,16 @@ impl Resource {
             Resource::InventoryLevels => "inventory_levels",
         }
     }
+
+    /// The tables it lands; the first is the primary one.
+    pub fn entities(self) -> &'static [&'static EntitySchema] {
+        match self {
+            Resource::Customers => &CUSTOMER_ENTITIES,
+            Resource::Orders => &ORDER_ENTITIES,
+            Resource::Products => &PRODUCT_ENTITIES,
+            Resource::InventoryLevels => &INVENTORY_ENTITIES,
+        }
+    }
 }
 
 /// One REST resource as an extract stream.
@@ -74,12 +84,7 @@ impl Stream for RestStream {
     }
 
     fn entities(&self) -> &'static [&'static EntitySchema] {
-        match self.resource {
-            Resource::Customers => &CUSTOMER_ENTITIES,
-            Resource::Orders => &ORDER_ENTITIES,
-            Resource::Products => &PRODUCT_ENTITIES,
-            Resource::InventoryLevels => &INVENTORY_ENTITIES,
-        }
+        self.resource.entities()
     }
 
     async fn estimate(&self, request: Request) -> Option<u64> {
@@ -184,54 +189,55 @@ impl RestStream {
             .unwrap_or_default())
     }
 
-    fn unit(&self, mut record: Value) -> Result<Unit> {
-        let int = |record: &Value, field: &str| record.get(field).and_then(Value::as_i64);
-        let id = int(&record, "id");
-        let key = match self.resource {
-            Resource::InventoryLevels => int(&record, "inventory_item_id")
-                .zip(int(&record, "location_id"))
-                .map(|(item, location)| format!("{item}:{location}")),
-            _ => id.map(|id| id.to_string()),
-        }
-        .ok_or_else(|| {
-            self.client.protocol(format!(
-                "{} record without an integer id",
-                self.resource.name()
-            ))
-        })?;
-        if self.resource == Resource::InventoryLevels
-            && let Some(obj) = record.as_object_mut()
-        {
-            obj.insert("_key".into(), Value::String(key.clone()));
-        }
-        let updated = record.get("updated_at").cloned().unwrap_or(Value::Null);
-        let updated_at_us = micros(&updated).ok_or_else(|| {
-            self.client.protocol(format!(
-                "{} {key}: updated_at {updated} is not an RFC 3339 time",
-                self.resource.name()
-            ))
-        })?;
-        let mut rows = Vec::new();
-        match self.resource {
-            Resource::Orders => {
-                order_children(&record, id.unwrap_or_default(), &updated, &mut rows)
-            }
-            Resource::Products => {
-                let parent = json!({"id": id, "updated_at": updated});
-                for v in array(&record, "variants") {
-                    rows.push((&PRODUCT_VARIANTS, with_parent(v, parent.clone())));
-                }
-            }
-            _ => {}
-        }
-        // The record itself, moved rather than copied: it is the largest row.
-        rows.insert(0, (self.entities()[0], record));
-        Ok(Unit {
-            key,
-            updated_at_us,
-            rows,
-        })
+    fn unit(&self, record: Value) -> Result<Unit> {
+        unit(self.resource, record).map_err(|detail| self.client.protocol(detail))
     }
+}
+
+/// What a REST record of `resource` lands as: its own row plus the child rows
+/// unrolled from it (an order's line items, refunds, ...). Public so that tools
+/// that already hold REST-shaped records (the model-build bench) land exactly what
+/// an extraction would. The error names the record and the field at fault.
+pub fn unit(resource: Resource, mut record: Value) -> std::result::Result<Unit, String> {
+    let int = |record: &Value, field: &str| record.get(field).and_then(Value::as_i64);
+    let id = int(&record, "id");
+    let key = match resource {
+        Resource::InventoryLevels => int(&record, "inventory_item_id")
+            .zip(int(&record, "location_id"))
+            .map(|(item, location)| format!("{item}:{location}")),
+        _ => id.map(|id| id.to_string()),
+    }
+    .ok_or_else(|| format!("{} record without an integer id", resource.name()))?;
+    if resource == Resource::InventoryLevels
+        && let Some(obj) = record.as_object_mut()
+    {
+        obj.insert("_key".into(), Value::String(key.clone()));
+    }
+    let updated = record.get("updated_at").cloned().unwrap_or(Value::Null);
+    let updated_at_us = micros(&updated).ok_or_else(|| {
+        format!(
+            "{} {key}: updated_at {updated} is not an RFC 3339 time",
+            resource.name()
+        )
+    })?;
+    let mut rows = Vec::new();
+    match resource {
+        Resource::Orders => order_children(&record, id.unwrap_or_default(), &updated, &mut rows),
+        Resource::Products => {
+            let parent = json!({"id": id, "updated_at": updated});
+            for v in array(&record, "variants") {
+                rows.push((&PRODUCT_VARIANTS, with_parent(v, parent.clone())));
+            }
+        }
+        _ => {}
+    }
+    // The record itself, moved rather than copied: it is the largest row.
+    rows.insert(0, (resource.entities()[0], record));
+    Ok(Unit {
+        key,
+        updated_at_us,
+        rows,
+    })
 }
 
 fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
