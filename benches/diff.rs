@@ -219,6 +219,11 @@ async fn peer_file(path: &str) -> anyhow::Result<Vec<RecordBatch>> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Phase timings of the diff: RUST_LOG=lockstep::diff=debug.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

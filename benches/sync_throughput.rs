@@ -5,7 +5,7 @@
 //! share of the limit used is that minimum over the time taken. Also counts the 429s
 //! the sandbox served during the run (target: none after warm-up; the client starts
 //! with no configured limit and learns it from `X-HubSpot-RateLimit-*`).
-//! Size: `LOCKSTEP_BENCH_ROWS` (default 30,000 contacts = 300 calls).
+//! Size: `LOCKSTEP_BENCH_ROWS` (default 100,000 contacts = 1,000 calls).
 //! Run: `cargo bench --bench sync_throughput`. Target: ≥ 95% of the limit.
 
 use std::collections::BTreeMap;
@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let rows = env("LOCKSTEP_BENCH_ROWS", 30_000) as usize;
+        let rows = env("LOCKSTEP_BENCH_ROWS", 100_000) as usize;
         let limit = env("LOCKSTEP_BENCH_LIMIT", 100);
         let mut cfg = SandboxConfig::default();
         cfg.generator.customers = 10;

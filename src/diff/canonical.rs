@@ -16,19 +16,25 @@ pub fn null_hash() -> u64 {
 }
 
 /// The fingerprint of one field value.
-pub fn field_hash(value: Option<&str>) -> u64 {
-    value.map_or_else(null_hash, |v| xxh3_64(v.as_bytes()))
+pub fn field_hash(value: Option<&[u8]>) -> u64 {
+    value.map_or_else(null_hash, xxh3_64)
 }
 
 /// The fingerprint of a whole row: its field names and value hashes, so that adding
 /// or removing a mapped field changes it too.
 pub fn row_hash(names: &[u64], hashes: &[u64]) -> u64 {
-    let mut bytes = Vec::with_capacity(16 * hashes.len());
+    row_hash_with(names, hashes, &mut Vec::new())
+}
+
+/// [`row_hash`] with a caller-owned scratch buffer (one allocation per batch, not
+/// per row).
+pub fn row_hash_with(names: &[u64], hashes: &[u64], bytes: &mut Vec<u8>) -> u64 {
+    bytes.clear();
     for (n, h) in names.iter().zip(hashes) {
         bytes.extend_from_slice(&n.to_le_bytes());
         bytes.extend_from_slice(&h.to_le_bytes());
     }
-    xxh3_64(&bytes)
+    xxh3_64(bytes)
 }
 
 /// The hash of a field name, an input to [`row_hash`].
@@ -40,6 +46,11 @@ pub fn name_hash(name: &str) -> u64 {
 /// probability (about 1e-25).
 pub fn key_hash(key: &str) -> u128 {
     xxh3_128(key.as_bytes())
+}
+
+/// [`key_hash`] of a key's canonical text as bytes.
+pub fn key_hash_bytes(key: &[u8]) -> u128 {
+    xxh3_128(key)
 }
 
 /// A column as canonical text.
@@ -54,6 +65,199 @@ pub fn text(column: &ArrayRef, name: &str) -> Result<StringArray, DiffError> {
         .downcast_ref::<StringArray>()
         .cloned()
         .ok_or_else(|| DiffError::Column(format!("column {name} did not cast to text")))
+}
+
+/// Visit the canonical text of every value of `column` (`None` for NULL) — the same
+/// bytes [`text`] would produce — without building a text column for the types
+/// models use most: strings are read in place, and integers, booleans, decimals and
+/// UTC timestamps are written into a reused buffer. Other types go through [`text`].
+/// Fingerprinting every row of a large model is the diff's hot loop; only the few
+/// rows that changed need their text kept.
+pub fn for_each_text(
+    column: &ArrayRef,
+    name: &str,
+    mut f: impl FnMut(usize, Option<&[u8]>),
+) -> Result<(), DiffError> {
+    use arrow::array::{
+        Array, AsArray, BooleanArray, Decimal128Array, LargeStringArray, StringViewArray,
+    };
+    use arrow::datatypes::{
+        Decimal128Type, DecimalType, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit,
+        UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    };
+    macro_rules! ints {
+        ($t:ty) => {{
+            let a = column.as_primitive::<$t>();
+            let mut buf = itoa::Buffer::new();
+            for i in 0..a.len() {
+                if a.is_null(i) {
+                    f(i, None)
+                } else {
+                    f(i, Some(buf.format(a.value(i)).as_bytes()))
+                }
+            }
+        }};
+    }
+    match column.data_type() {
+        DataType::Utf8 => {
+            let a = column.as_string::<i32>();
+            for i in 0..a.len() {
+                f(i, (!a.is_null(i)).then(|| a.value(i).as_bytes()));
+            }
+        }
+        DataType::LargeUtf8 => {
+            let a: &LargeStringArray = column.as_string::<i64>();
+            for i in 0..a.len() {
+                f(i, (!a.is_null(i)).then(|| a.value(i).as_bytes()));
+            }
+        }
+        DataType::Utf8View => {
+            let a: &StringViewArray = column.as_string_view();
+            for i in 0..a.len() {
+                f(i, (!a.is_null(i)).then(|| a.value(i).as_bytes()));
+            }
+        }
+        DataType::Int8 => ints!(Int8Type),
+        DataType::Int16 => ints!(Int16Type),
+        DataType::Int32 => ints!(Int32Type),
+        DataType::Int64 => ints!(Int64Type),
+        DataType::UInt8 => ints!(UInt8Type),
+        DataType::UInt16 => ints!(UInt16Type),
+        DataType::UInt32 => ints!(UInt32Type),
+        DataType::UInt64 => ints!(UInt64Type),
+        DataType::Boolean => {
+            let a: &BooleanArray = column.as_boolean();
+            for i in 0..a.len() {
+                let text: &[u8] = if a.value(i) { b"true" } else { b"false" };
+                f(i, (!a.is_null(i)).then_some(text));
+            }
+        }
+        DataType::Decimal128(precision, scale) => {
+            let a: &Decimal128Array = column.as_primitive::<Decimal128Type>();
+            for i in 0..a.len() {
+                if a.is_null(i) {
+                    f(i, None);
+                } else {
+                    let text = Decimal128Type::format_decimal(a.value(i), *precision, *scale);
+                    f(i, Some(text.as_bytes()));
+                }
+            }
+        }
+        DataType::Timestamp(unit, Some(tz)) if is_utc(tz) => {
+            let (a, per_second) = match unit {
+                TimeUnit::Second => (
+                    column
+                        .as_primitive::<arrow::datatypes::TimestampSecondType>()
+                        .reinterpret_cast::<Int64Type>(),
+                    1,
+                ),
+                TimeUnit::Millisecond => (
+                    column
+                        .as_primitive::<arrow::datatypes::TimestampMillisecondType>()
+                        .reinterpret_cast::<Int64Type>(),
+                    1_000,
+                ),
+                TimeUnit::Microsecond => (
+                    column
+                        .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                        .reinterpret_cast::<Int64Type>(),
+                    1_000_000,
+                ),
+                TimeUnit::Nanosecond => (
+                    column
+                        .as_primitive::<arrow::datatypes::TimestampNanosecondType>()
+                        .reinterpret_cast::<Int64Type>(),
+                    1_000_000_000,
+                ),
+            };
+            let mut buf = Vec::with_capacity(32);
+            let mut slow: Vec<usize> = Vec::new();
+            for i in 0..a.len() {
+                if a.is_null(i) {
+                    f(i, None);
+                } else if utc_rfc3339(a.value(i), per_second, &mut buf) {
+                    f(i, Some(&buf));
+                } else {
+                    slow.push(i);
+                }
+            }
+            if !slow.is_empty() {
+                let texts = text(column, name)?;
+                for i in slow {
+                    f(i, Some(texts.value(i).as_bytes()));
+                }
+            }
+        }
+        _ => {
+            let texts = text(column, name)?;
+            for i in 0..texts.len() {
+                f(i, (!texts.is_null(i)).then(|| texts.value(i).as_bytes()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_utc(tz: &str) -> bool {
+    matches!(tz, "UTC" | "utc" | "+00:00" | "Z")
+}
+
+/// `value` (in units of 1/`per_second` s since the epoch) as Arrow prints a UTC
+/// timestamp: RFC 3339 with `Z` and the shortest of none, 3, 6 or 9 fraction digits
+/// that is exact (chrono's `SecondsFormat::AutoSi`). False outside years 0–9999,
+/// which the caller leaves to Arrow.
+fn utc_rfc3339(value: i64, per_second: i64, buf: &mut Vec<u8>) -> bool {
+    let secs = value.div_euclid(per_second);
+    let nanos = value.rem_euclid(per_second) * (1_000_000_000 / per_second);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if !(0..=9999).contains(&year) {
+        return false;
+    }
+    buf.clear();
+    let two = |n: i64, sep: u8, buf: &mut Vec<u8>| {
+        buf.push(b'0' + (n / 10) as u8);
+        buf.push(b'0' + (n % 10) as u8);
+        buf.push(sep);
+    };
+    for d in [year / 1000, year / 100 % 10, year / 10 % 10, year % 10] {
+        buf.push(b'0' + d as u8);
+    }
+    buf.push(b'-');
+    two(month, b'-', buf);
+    two(day, b'T', buf);
+    two(sod / 3600, b':', buf);
+    two(sod / 60 % 60, b':', buf);
+    two(sod % 60, b'.', buf);
+    let digits = if nanos == 0 {
+        0
+    } else if nanos % 1_000_000 == 0 {
+        3
+    } else if nanos % 1_000 == 0 {
+        6
+    } else {
+        9
+    };
+    if digits == 0 {
+        buf.pop();
+    } else {
+        let frac = nanos / 10_i64.pow(9 - digits);
+        for p in (0..digits).rev() {
+            buf.push(b'0' + (frac / 10_i64.pow(p) % 10) as u8);
+        }
+    }
+    buf.push(b'Z');
+    true
 }
 
 /// Field hashes as bytes (little-endian u64s), the snapshot's storage form.
@@ -83,9 +287,9 @@ mod tests {
 
     #[test]
     fn null_differs_from_every_text_including_empty_and_null_words() {
-        assert_ne!(field_hash(None), field_hash(Some("")));
-        assert_ne!(field_hash(None), field_hash(Some("null")));
-        assert_eq!(field_hash(Some("a")), field_hash(Some("a")));
+        assert_ne!(field_hash(None), field_hash(Some(b"")));
+        assert_ne!(field_hash(None), field_hash(Some(b"null")));
+        assert_eq!(field_hash(Some(b"a")), field_hash(Some(b"a")));
     }
 
     #[test]
@@ -108,10 +312,96 @@ mod tests {
     fn row_hash_depends_on_field_names_and_values() {
         let a = [name_hash("x"), name_hash("y")];
         let b = [name_hash("x"), name_hash("z")];
-        let h = [field_hash(Some("1")), field_hash(None)];
+        let h = [field_hash(Some(b"1")), field_hash(None)];
         assert_ne!(row_hash(&a, &h), row_hash(&b, &h));
-        let h2 = [field_hash(Some("1")), field_hash(Some("2"))];
+        let h2 = [field_hash(Some(b"1")), field_hash(Some(b"2"))];
         assert_ne!(row_hash(&a, &h), row_hash(&a, &h2));
         assert_eq!(unpack(&pack(&h2)), h2.to_vec());
+    }
+
+    /// The fast paths must produce exactly Arrow's text, or a model read with another
+    /// type layout would look changed everywhere.
+    #[test]
+    fn fast_text_equals_arrows_text() {
+        use arrow::array::{
+            BooleanArray, Int32Array, StringViewArray, TimestampMicrosecondArray,
+            TimestampNanosecondArray, TimestampSecondArray,
+        };
+        let mut micros: Vec<Option<i64>> = vec![
+            None,
+            Some(0),
+            Some(-1),
+            Some(1_500),
+            Some(1_000_000),
+            Some(-62_135_596_800_000_000),
+            Some(253_402_300_799_999_999),
+            Some(253_402_300_800_000_000),
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..2_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = (x % 8_000_000_000_000_000) as i64 - 2_000_000_000_000_000;
+            micros.push(Some(match x % 4 {
+                0 => v - v.rem_euclid(1_000_000),
+                1 => v - v.rem_euclid(1_000),
+                _ => v,
+            }));
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMicrosecondArray::from(micros.clone()).with_timezone("UTC")),
+            Arc::new(TimestampMicrosecondArray::from(micros.clone()).with_timezone("+00:00")),
+            Arc::new(
+                TimestampNanosecondArray::from(
+                    micros
+                        .iter()
+                        .map(|m| m.map(|v| v.wrapping_mul(1000) + 7))
+                        .collect::<Vec<_>>(),
+                )
+                .with_timezone("UTC"),
+            ),
+            Arc::new(
+                TimestampSecondArray::from(
+                    micros
+                        .iter()
+                        .map(|m| m.map(|v| v / 1_000_000))
+                        .collect::<Vec<_>>(),
+                )
+                .with_timezone("UTC"),
+            ),
+            Arc::new(TimestampMicrosecondArray::from(micros.clone()).with_timezone("Europe/Paris")),
+            Arc::new(Int64Array::from(micros.clone())),
+            Arc::new(Int32Array::from(vec![
+                Some(i32::MIN),
+                None,
+                Some(0),
+                Some(-7),
+                Some(i32::MAX),
+            ])),
+            Arc::new(
+                Decimal128Array::from(vec![Some(-5), Some(12_340), None, Some(-123_456), Some(0)])
+                    .with_precision_and_scale(18, 2)
+                    .unwrap(),
+            ),
+            Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
+            Arc::new(StringViewArray::from(vec![
+                Some("a much longer string than twelve bytes"),
+                None,
+                Some(""),
+            ])),
+            Arc::new(StringArray::from(vec![Some("x"), None])),
+        ];
+        for c in &columns {
+            let expected = text(c, "c").unwrap();
+            let mut seen = 0;
+            for_each_text(c, "c", |i, t| {
+                seen += 1;
+                let want = (!expected.is_null(i)).then(|| expected.value(i).as_bytes());
+                assert_eq!(t, want, "{} row {i}", c.data_type());
+            })
+            .unwrap();
+            assert_eq!(seen, c.len(), "{}", c.data_type());
+        }
     }
 }

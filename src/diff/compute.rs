@@ -62,10 +62,11 @@ pub async fn baseline(warehouse: &Warehouse, spec: &SyncSpec) -> Result<u64, Dif
     let fields = spec.field_names();
     let (mut acks, mut rows) = (Vec::new(), 0u64);
     while let Some(prints) = scan.next().await? {
-        for row in 0..prints.len() {
-            let Some(key) = prints.key(row) else { continue };
+        let all: Vec<usize> = (0..prints.len()).collect();
+        for (row, text) in prints.texts(&all)?.into_iter().enumerate() {
+            let Some(key) = text.key else { continue };
             acks.push(snapshot::Ack {
-                key: key.to_string(),
+                key,
                 dest_id: None,
                 row_hash: prints.row_hash(row),
                 field_hashes: prints.field_hashes(row).to_vec(),
@@ -88,7 +89,9 @@ pub async fn baseline(warehouse: &Warehouse, spec: &SyncSpec) -> Result<u64, Dif
 pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffError> {
     let mut scan = ModelScan::open(warehouse, spec).await?;
     let model_version = scan.version;
+    let started = std::time::Instant::now();
     let mut index = snapshot::index(warehouse, &spec.name).await?;
+    tracing::debug!(sync = %spec.name, keys = index.entries.len(), secs = started.elapsed().as_secs_f64(), "diff: snapshot index read");
 
     let mut counts = Counts::default();
     let mut pending: Vec<Pending> = Vec::new();
@@ -97,53 +100,56 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
     let (mut dup_keys, mut dup_examples) = (0u64, Vec::new());
 
     while let Some(prints) = scan.next().await? {
+        // Rows of this batch that differ (row, key hash, existed) and the first
+        // rows with a NULL or repeated key, turned into text once per batch.
+        let mut changed: Vec<(usize, u128, bool)> = Vec::new();
+        let (mut null_rows, mut dup_rows) = (Vec::new(), Vec::new());
         for row in 0..prints.len() {
             counts.model_rows += 1;
-            let Some(key) = prints.key(row) else {
+            if !prints.has_key(row) {
                 null_keys += 1;
-                if null_examples.len() < EXAMPLES {
-                    null_examples.push(describe_row(spec, |f| prints.value(f, row)));
+                if null_examples.len() + null_rows.len() < EXAMPLES {
+                    null_rows.push(row);
                 }
                 continue;
-            };
+            }
             let rh = prints.row_hash(row);
             let kh = prints.key_hash(row);
             let existed = match index.entries.get_mut(&kh) {
-                Some(e) if e.seen => {
-                    dup_keys += 1;
-                    if dup_examples.len() < EXAMPLES {
-                        dup_examples.push(key.to_string());
-                    }
-                    continue;
-                }
+                Some(e) if e.seen => None,
                 Some(e) => {
                     e.seen = true;
                     if !e.deleted && e.row_hash == rh {
                         counts.unchanged += 1;
                         continue;
                     }
-                    !e.deleted
+                    Some(!e.deleted)
                 }
-                None => {
-                    if !new_keys.insert(kh) {
-                        dup_keys += 1;
-                        if dup_examples.len() < EXAMPLES {
-                            dup_examples.push(key.to_string());
-                        }
-                        continue;
-                    }
-                    false
-                }
+                None => new_keys.insert(kh).then_some(false),
             };
+            match existed {
+                Some(existed) => changed.push((row, kh, existed)),
+                None => {
+                    dup_keys += 1;
+                    if dup_examples.len() + dup_rows.len() < EXAMPLES {
+                        dup_rows.push(row);
+                    }
+                }
+            }
+        }
+        for text in prints.texts(&null_rows)? {
+            null_examples.push(describe_row(spec, |f| text.values[f].as_deref()));
+        }
+        dup_examples.extend(prints.texts(&dup_rows)?.into_iter().filter_map(|t| t.key));
+        let rows: Vec<usize> = changed.iter().map(|c| c.0).collect();
+        for ((row, hash, existed), text) in changed.into_iter().zip(prints.texts(&rows)?) {
             pending.push(Pending {
-                key: key.to_string(),
-                hash: kh,
+                key: text.key.unwrap_or_default(),
+                hash,
                 existed,
-                values: (0..spec.fields.len())
-                    .map(|f| prints.value(f, row).map(str::to_string))
-                    .collect(),
+                values: text.values,
                 field_hashes: prints.field_hashes(row).to_vec(),
-                row_hash: rh,
+                row_hash: prints.row_hash(row),
             });
         }
     }
@@ -188,7 +194,9 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
                 .map(|(k, _)| *k),
         );
     }
+    tracing::debug!(sync = %spec.name, rows = counts.model_rows, changed = pending.len(), secs = started.elapsed().as_secs_f64(), "diff: model fingerprinted and classified");
     let details = snapshot::details(warehouse, &spec.name, &wanted).await?;
+    tracing::debug!(sync = %spec.name, keys = details.len(), secs = started.elapsed().as_secs_f64(), "diff: snapshot details read");
 
     let mut changes = Vec::with_capacity(pending.len());
     pending.sort_by(|a, b| a.key.cmp(&b.key));

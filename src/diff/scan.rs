@@ -1,15 +1,15 @@
 //! Reading a model for a diff: its key and mapped columns, streamed, each batch
-//! turned into canonical text and fingerprints (key hash, row hash, field hashes) on
-//! the blocking pool, two batches at a time, so fingerprinting uses both cores while
-//! the diff classifies rows in order.
+//! fingerprinted (key hash, row hash, field hashes) on the blocking pool, two batches
+//! at a time, so fingerprinting uses both cores while the diff classifies rows in
+//! order. Text is only made for the rows that changed.
 
 use std::sync::Arc;
 
-use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::array::{Array, RecordBatch, StringArray, UInt32Array};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
-use super::canonical::{field_hash, key_hash, name_hash, row_hash, text};
+use super::canonical::{field_hash, for_each_text, key_hash_bytes, name_hash, row_hash_with, text};
 use super::{DiffError, SyncSpec};
 use crate::warehouse::{TableName, Warehouse};
 
@@ -22,15 +22,20 @@ struct Layout {
     names: Vec<u64>,
 }
 
-/// One batch of model rows, fingerprinted.
+/// Fingerprints of one batch of model rows. The batch itself is kept so that the
+/// few rows that changed can be turned into text; the rest never are.
 pub(super) struct Prints {
-    /// Canonical text per column (the key first).
-    texts: Vec<StringArray>,
-    field_pos: Arc<Layout>,
+    batch: RecordBatch,
+    layout: Arc<Layout>,
     keys: Vec<u128>,
     rows: Vec<u64>,
-    /// `len × fields` field hashes, row-major.
     fields: Vec<u64>,
+}
+
+/// A row's key and mapped values as canonical text.
+pub(super) struct RowText {
+    pub key: Option<String>,
+    pub values: Vec<Option<String>>,
 }
 
 impl Prints {
@@ -39,71 +44,100 @@ impl Prints {
         self.rows.len()
     }
 
-    /// The key of `row`, or `None` when it is NULL.
-    pub fn key(&self, row: usize) -> Option<&str> {
-        let k = &self.texts[0];
-        (!k.is_null(row)).then(|| k.value(row))
+    /// Whether the row has a (non-NULL) key.
+    pub fn has_key(&self, row: usize) -> bool {
+        !self.batch.column(0).is_null(row)
     }
 
-    /// The key hash of `row` (meaningless for a NULL key).
+    /// The key fingerprint (0 for a NULL key).
     pub fn key_hash(&self, row: usize) -> u128 {
         self.keys[row]
     }
 
-    /// The row fingerprint of `row`.
+    /// The row fingerprint over all mapped fields.
     pub fn row_hash(&self, row: usize) -> u64 {
         self.rows[row]
     }
 
-    /// The field fingerprints of `row`, in the sync's field order.
+    /// Per-field fingerprints, in mapping order.
     pub fn field_hashes(&self, row: usize) -> &[u64] {
-        let n = self.field_pos.field_pos.len();
+        let n = self.layout.field_pos.len();
         &self.fields[row * n..(row + 1) * n]
     }
 
-    /// The canonical text of mapped field `f` at `row`.
-    pub fn value(&self, f: usize, row: usize) -> Option<&str> {
-        let a = &self.texts[self.field_pos.field_pos[f]];
-        (!a.is_null(row)).then(|| a.value(row))
+    /// The key and mapped values of `rows` as text, in that order.
+    pub fn texts(&self, rows: &[usize]) -> Result<Vec<RowText>, DiffError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let indices = UInt32Array::from_iter_values(rows.iter().map(|&r| r as u32));
+        let columns: Vec<StringArray> = self
+            .batch
+            .columns()
+            .iter()
+            .zip(&self.layout.columns)
+            .map(|(c, name)| {
+                let picked = arrow::compute::take(c, &indices, None)
+                    .map_err(|e| DiffError::Column(format!("column {name}: {e}")))?;
+                text(&picked, name)
+            })
+            .collect::<Result<_, _>>()?;
+        let at = |c: &StringArray, j: usize| (!c.is_null(j)).then(|| c.value(j).to_string());
+        Ok((0..rows.len())
+            .map(|j| RowText {
+                key: at(&columns[0], j),
+                values: self
+                    .layout
+                    .field_pos
+                    .iter()
+                    .map(|&p| at(&columns[p], j))
+                    .collect(),
+            })
+            .collect())
     }
 }
 
+/// Fingerprint a batch: per column, each value's canonical text is hashed where it
+/// lies (see `canonical::for_each_text`); then each row's field hashes are gathered
+/// in mapping order and combined into the row hash.
 fn fingerprint(batch: RecordBatch, layout: Arc<Layout>) -> Result<Prints, DiffError> {
-    let texts: Vec<StringArray> = layout
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, name)| text(batch.column(i), name))
-        .collect::<Result<_, _>>()?;
     let n = batch.num_rows();
     let nf = layout.field_pos.len();
-    let mut keys = Vec::with_capacity(n);
+    let mut keys = vec![0u128; n];
+    for_each_text(batch.column(0), &layout.columns[0], |i, t| {
+        if let Some(t) = t {
+            keys[i] = key_hash_bytes(t);
+        }
+    })?;
+    let mut per_column: Vec<Vec<u64>> = vec![Vec::new(); layout.columns.len()];
+    for &p in &layout.field_pos {
+        if per_column[p].is_empty() && n > 0 {
+            let mut hashes = vec![0u64; n];
+            for_each_text(batch.column(p), &layout.columns[p], |i, t| {
+                hashes[i] = field_hash(t);
+            })?;
+            per_column[p] = hashes;
+        }
+    }
     let mut rows = Vec::with_capacity(n);
     let mut fields = vec![0u64; n * nf];
+    let mut scratch = Vec::with_capacity(16 * nf);
     for row in 0..n {
-        let k = &texts[0];
-        keys.push(if k.is_null(row) {
-            0
-        } else {
-            key_hash(k.value(row))
-        });
         let hashes = &mut fields[row * nf..(row + 1) * nf];
-        for (f, h) in hashes.iter_mut().enumerate() {
-            let a = &texts[layout.field_pos[f]];
-            *h = field_hash((!a.is_null(row)).then(|| a.value(row)));
+        for (h, &p) in hashes.iter_mut().zip(&layout.field_pos) {
+            *h = per_column[p][row];
         }
-        rows.push(row_hash(&layout.names, hashes));
+        rows.push(row_hash_with(&layout.names, hashes, &mut scratch));
     }
     Ok(Prints {
-        texts,
-        field_pos: layout,
+        batch,
+        layout,
         keys,
         rows,
         fields,
     })
 }
 
-/// A streaming, fingerprinting read of a sync's model.
 pub(super) struct ModelScan {
     stream: BoxStream<'static, Result<Prints, DiffError>>,
     /// Delta version of the model read.
