@@ -165,6 +165,11 @@ async fn scan(
 /// First pass: the latest fingerprint and tombstone of every key.
 pub async fn index(warehouse: &Warehouse, sync: &str) -> Result<Index, DiffError> {
     let mut out = Index::default();
+    // Sized from the table's row count up front: growing a map of millions of keys
+    // step by step rehashes it several times and briefly holds two copies.
+    if let Ok(info) = warehouse.info(&table(sync)?).await {
+        out.entries.reserve(usize::try_from(info.rows).unwrap_or(0));
+    }
     scan(
         warehouse,
         sync,
