@@ -4,8 +4,13 @@
 //! killed at any point and run again continues where it stopped and lands every
 //! record exactly once. A window the platform fails on (bulk job FAILED or TIMEOUT) is
 //! split in half and retried, down to a minimum size.
+//!
+//! Streams with a bulk export ([`Stream::bulk`]) are loaded through it: the export of
+//! window N+1 runs on its own task while window N is being landed, so the platform's
+//! job, the download and the parsing overlap the Parquet writes.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -14,7 +19,7 @@ use tokio::sync::mpsc;
 use super::incremental::{CURSOR_MARK, landed_between};
 use super::land::Lander;
 use super::progress::Progress;
-use super::{ExtractError, Request, Result, Stream, StreamReport, Unit};
+use super::{BulkExport, Export, ExtractError, Request, Result, Stream, StreamReport, Unit};
 use crate::warehouse::Warehouse;
 
 /// Knobs of a backfill.
@@ -28,6 +33,8 @@ pub struct Options {
     pub window: Duration,
     /// Give up on a failing window once it is this small.
     pub min_window: Duration,
+    /// Use the platform's bulk export where the stream has one (otherwise page).
+    pub bulk: bool,
 }
 
 /// The mark recording how far the backfill that started at `from` got.
@@ -81,6 +88,23 @@ pub async fn run(
         windows.push_back((at, end));
         at = end;
     }
+    if let Some(export) = stream.bulk().filter(|_| options.bulk) {
+        let ctx = BulkRun {
+            lander: &lander,
+            primary: &primary,
+            mark: &mark,
+            min_window: options.min_window,
+            export,
+        };
+        ctx.run(windows, &mut cursor, &mut report, &mut progress)
+            .await?;
+        progress.finish();
+        report.cursor = cursor
+            .and_then(DateTime::<Utc>::from_timestamp_micros)
+            .map(|t| t.to_rfc3339());
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
     while let Some((from, to)) = windows.pop_front() {
         let units = match fetch_window(stream, from, to).await {
             Ok(units) => units,
@@ -91,11 +115,7 @@ pub async fn run(
             }) => {
                 let half = (to - from) / 2;
                 if half < options.min_window {
-                    return Err(ExtractError::BulkFailed {
-                        who,
-                        status,
-                        detail,
-                    });
+                    return Err(too_small(who, status, detail, from, to, options.min_window));
                 }
                 tracing::warn!(%who, %status, %from, %to, "Bulk export failed; retrying the window in halves.");
                 windows.push_front((from + half, to));
@@ -169,4 +189,147 @@ async fn fetch_window(
         tokio::join!(stream.fetch(Request::Window { from, to }, tx), collect);
     fetched?;
     collected
+}
+
+/// The error of a window that failed and cannot be halved any further.
+fn too_small(
+    who: String,
+    status: String,
+    detail: String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    min: Duration,
+) -> ExtractError {
+    ExtractError::BulkFailed {
+        who,
+        status,
+        detail: format!(
+            "{detail}; the window {from} .. {to} failed even halved down to the minimum of {} minutes — retry later or backfill this range with --paging",
+            min.num_minutes()
+        ),
+    }
+}
+
+/// A window's export running on its own task.
+type Pending = (
+    (DateTime<Utc>, DateTime<Utc>),
+    tokio::task::JoinHandle<Result<Export>>,
+);
+
+/// The bulk-export path of one stream's backfill.
+struct BulkRun<'a> {
+    lander: &'a Lander<'a>,
+    primary: &'a crate::warehouse::TableName,
+    mark: &'a str,
+    min_window: Duration,
+    export: Arc<dyn BulkExport>,
+}
+
+impl BulkRun<'_> {
+    /// Start exporting a window: versions already landed in it are left out.
+    async fn start(&self, (from, to): (DateTime<Utc>, DateTime<Utc>)) -> Result<Pending> {
+        let key = self
+            .lander
+            .stream
+            .entities()
+            .first()
+            .map_or("id", |e| e.key);
+        let skip = landed_between(
+            self.lander.warehouse,
+            self.primary,
+            key,
+            from.timestamp_micros(),
+            Some(to.timestamp_micros()),
+        )
+        .await?;
+        let export = self.export.clone();
+        let skip = Arc::new(skip);
+        Ok((
+            (from, to),
+            tokio::spawn(async move { export.export(from, to, skip).await }),
+        ))
+    }
+
+    async fn run(
+        &self,
+        mut windows: VecDeque<(DateTime<Utc>, DateTime<Utc>)>,
+        cursor: &mut Option<i64>,
+        report: &mut StreamReport,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let mut next: Option<Pending> = None;
+        loop {
+            let ((from, to), job) = match next.take() {
+                Some(pending) => pending,
+                None => match windows.pop_front() {
+                    Some(w) => self.start(w).await?,
+                    None => return Ok(()),
+                },
+            };
+            let exported = match job.await {
+                Ok(result) => result,
+                Err(e) => Err(ExtractError::Usage(format!(
+                    "bulk export task of {from} .. {to} stopped: {e}"
+                ))),
+            };
+            let export = match exported {
+                Ok(export) => export,
+                Err(ExtractError::BulkFailed {
+                    who,
+                    status,
+                    detail,
+                }) => {
+                    let half = (to - from) / 2;
+                    if half < self.min_window {
+                        return Err(too_small(who, status, detail, from, to, self.min_window));
+                    }
+                    tracing::warn!(%who, %status, %detail, %from, %to, "Bulk export failed; retrying the window in halves.");
+                    windows.push_front((from + half, to));
+                    windows.push_front((from, from + half));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            // The next window exports while this one lands.
+            if let Some(w) = windows.pop_front() {
+                next = Some(self.start(w).await?);
+            }
+            let landed = self.land(export, to, cursor, report).await;
+            if landed.is_err()
+                && let Some((_, job)) = &next
+            {
+                job.abort();
+            }
+            progress.add(landed?);
+        }
+    }
+
+    /// Land one window with its marks; returns the primary records landed.
+    async fn land(
+        &self,
+        export: Export,
+        to: DateTime<Utc>,
+        cursor: &mut Option<i64>,
+        report: &mut StreamReport,
+    ) -> Result<u64> {
+        let end_us = to.timestamp_micros();
+        let units = export.units;
+        report.skipped += export.skipped;
+        if let Some(max) = export.max_updated_at_us {
+            *cursor = Some(cursor.map_or(max, |c| c.max(max)));
+        }
+        let mut marks = vec![(self.mark.to_string(), end_us)];
+        if let Some(c) = *cursor {
+            marks.push((CURSOR_MARK.to_string(), c));
+        }
+        let landed = self
+            .lander
+            .land_export(export, &marks, Some((self.mark, end_us)))
+            .await?;
+        for (entity, rows) in landed {
+            *report.rows.entry(entity).or_default() += rows;
+        }
+        report.windows_landed += 1;
+        Ok(units)
+    }
 }

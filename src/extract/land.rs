@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::columns::{Stamp, to_batch};
-use super::{EntitySchema, Result, Stream, Unit};
+use arrow::array::RecordBatch;
+
+use super::columns::{Stamp, stamped, to_batch};
+use super::{EntitySchema, Export, Result, Stream, Unit};
 use crate::warehouse::{TableName, Warehouse};
 
 /// Lands batches of one stream of one source.
@@ -80,8 +82,44 @@ impl Lander<'_> {
             {
                 batches.push(to_batch(shape, rows, &stamp)?);
             }
-            prepared.push((schema, batches));
+            prepared.push((*schema, batches));
         }
+        self.commit(prepared, marks, once).await
+    }
+
+    /// Land a bulk export's column data, exactly as [`Lander::land`] lands units.
+    pub async fn land_export(
+        &self,
+        export: Export,
+        marks: &[(String, i64)],
+        once: Option<(&str, i64)>,
+    ) -> Result<BTreeMap<String, u64>> {
+        let batch_id = uuid::Uuid::now_v7().to_string();
+        let stamp = Stamp {
+            source_name: self.source,
+            extracted_at_us: chrono::Utc::now().timestamp_micros(),
+            batch_id: &batch_id,
+        };
+        let mut columns = export.columns;
+        let mut prepared = Vec::new();
+        for schema in self.stream.entities().iter().rev() {
+            let mut batches = Vec::new();
+            if let Some(i) = columns.iter().position(|(s, _)| s.entity == schema.entity) {
+                let (shape, cols) = columns.swap_remove(i);
+                batches.push(stamped(shape, cols, &stamp)?);
+            }
+            prepared.push((*schema, batches));
+        }
+        self.commit(prepared, marks, once).await
+    }
+
+    /// Append prepared batches, children first and the primary entity last.
+    async fn commit(
+        &self,
+        prepared: Vec<(&EntitySchema, Vec<RecordBatch>)>,
+        marks: &[(String, i64)],
+        once: Option<(&str, i64)>,
+    ) -> Result<BTreeMap<String, u64>> {
         let mut landed = BTreeMap::new();
         let primary = self.stream.entities().first().map(|e| e.entity);
         for (schema, batches) in prepared {

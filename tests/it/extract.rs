@@ -369,6 +369,7 @@ pub(crate) fn backfill_options() -> backfill::Options {
             .to_utc(),
         window: chrono::Duration::days(90),
         min_window: chrono::Duration::hours(1),
+        bulk: true,
     }
 }
 

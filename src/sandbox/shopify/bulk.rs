@@ -1,6 +1,8 @@
 //! Bulk query operations: CREATED → RUNNING → COMPLETED on a timer, the JSONL result
 //! rendered from a snapshot of the store when the operation runs, served from
-//! `/_sandbox/shopify/bulk/{id}.jsonl`. Cancel moves it to CANCELED.
+//! `/_sandbox/shopify/bulk/{id}.jsonl`. Cancel moves it to CANCELED. A result over
+//! the configured object limit ends FAILED with errorCode TIMEOUT; only the newest
+//! results are kept for download.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -44,6 +46,8 @@ pub struct Operation {
     pub object_count: u64,
     pub root_object_count: u64,
     pub file_size: u64,
+    /// `TIMEOUT`, `INTERNAL_SERVER_ERROR`, ... when FAILED.
+    pub error_code: Option<&'static str>,
     pub result: Option<Bytes>,
 }
 
@@ -95,6 +99,22 @@ impl BulkOps {
         Some(op.clone())
     }
     pub fn result(&self, id: u64) -> Option<Bytes> {
-        self.get(id).and_then(|o| o.result)
+        self.ops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .and_then(|o| o.result.clone())
+    }
+    /// Drop the results of all but the `keep` newest operations that have one.
+    pub fn expire(&self, keep: usize) {
+        let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        for op in ops
+            .values_mut()
+            .rev()
+            .filter(|o| o.result.is_some())
+            .skip(keep)
+        {
+            op.result = None;
+        }
     }
 }
