@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use arrow::array::AsArray;
+use arrow::array::{Array, AsArray};
 use lockstep::connectors::shopify::{Polling, ShopifySource, schema};
 use lockstep::extract::run::{Mode, run};
 use lockstep::extract::{EntitySchema, Source, backfill};
@@ -28,10 +28,11 @@ const ORDER_TABLES: [&EntitySchema; 6] = [
 ];
 
 /// Typed columns bulk rows cannot fill as REST does (see `connectors::shopify::bulk`).
-const GAPS: [&str; 4] = [
+const GAPS: [&str; 5] = [
     "orders.discount_codes",
     "orders.shipping_lines",
     "orders.tax_lines",
+    "order_line_items.tax_lines",
     "order_adjustments.reason",
 ];
 
