@@ -5,9 +5,9 @@
 //! record exactly once. A window the platform fails on (bulk job FAILED or TIMEOUT) is
 //! split in half and retried, down to a minimum size.
 //!
-//! Streams with a bulk export ([`Stream::bulk`]) are loaded through it: the export of
-//! window N+1 runs on its own task while window N is being landed, so the platform's
-//! job, the download and the parsing overlap the Parquet writes.
+//! Streams with a bulk export ([`Stream::bulk`]) are loaded through it: the exports of
+//! windows N+1 and N+2 run on their own tasks while window N is being landed, so the
+//! platform's jobs, the downloads and the parsing overlap the Parquet writes.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -210,6 +210,22 @@ fn too_small(
     }
 }
 
+/// Exports running ahead of the window being landed: the platform's job and the
+/// download and parse of the next windows overlap the Parquet writes of this one.
+const IN_FLIGHT: usize = 2;
+
+/// Exports in flight, oldest first; stopped when dropped (a failed run leaves none
+/// behind).
+struct Flight(VecDeque<Pending>);
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        for (_, job) in &self.0 {
+            job.abort();
+        }
+    }
+}
+
 /// A window's export running on its own task.
 type Pending = (
     (DateTime<Utc>, DateTime<Utc>),
@@ -250,6 +266,21 @@ impl BulkRun<'_> {
         ))
     }
 
+    /// Keep `IN_FLIGHT` exports running ahead of the window being landed.
+    async fn top_up(
+        &self,
+        flight: &mut Flight,
+        windows: &mut VecDeque<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Result<()> {
+        while flight.0.len() < IN_FLIGHT {
+            let Some(w) = windows.pop_front() else {
+                break;
+            };
+            flight.0.push_back(self.start(w).await?);
+        }
+        Ok(())
+    }
+
     async fn run(
         &self,
         mut windows: VecDeque<(DateTime<Utc>, DateTime<Utc>)>,
@@ -257,14 +288,11 @@ impl BulkRun<'_> {
         report: &mut StreamReport,
         progress: &mut Progress,
     ) -> Result<()> {
-        let mut next: Option<Pending> = None;
+        let mut flight = Flight(VecDeque::new());
         loop {
-            let ((from, to), job) = match next.take() {
-                Some(pending) => pending,
-                None => match windows.pop_front() {
-                    Some(w) => self.start(w).await?,
-                    None => return Ok(()),
-                },
+            self.top_up(&mut flight, &mut windows).await?;
+            let Some(((from, to), job)) = flight.0.pop_front() else {
+                return Ok(());
             };
             let exported = match job.await {
                 Ok(result) => result,
@@ -284,23 +312,22 @@ impl BulkRun<'_> {
                         return Err(too_small(who, status, detail, from, to, self.min_window));
                     }
                     tracing::warn!(%who, %status, %detail, %from, %to, "Bulk export failed; retrying the window in halves.");
+                    // Windows land in order: the later ones already running are
+                    // stopped and queued again behind the halves.
+                    while let Some((w, job)) = flight.0.pop_back() {
+                        job.abort();
+                        windows.push_front(w);
+                    }
                     windows.push_front((from + half, to));
                     windows.push_front((from, from + half));
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            // The next window exports while this one lands.
-            if let Some(w) = windows.pop_front() {
-                next = Some(self.start(w).await?);
-            }
-            let landed = self.land(export, to, cursor, report).await;
-            if landed.is_err()
-                && let Some((_, job)) = &next
-            {
-                job.abort();
-            }
-            progress.add(landed?);
+            // The next windows export while this one lands.
+            self.top_up(&mut flight, &mut windows).await?;
+            let landed = self.land(export, to, cursor, report).await?;
+            progress.add(landed);
         }
     }
 
