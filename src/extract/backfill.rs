@@ -60,6 +60,7 @@ pub async fn run(
         warehouse,
         source,
         stream,
+        earlier: Default::default(),
     };
     let primary = lander.primary_table()?;
     let mark = progress_mark(options.from);

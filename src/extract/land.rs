@@ -18,6 +18,9 @@ pub(crate) struct Lander<'a> {
     pub warehouse: &'a Warehouse,
     pub source: &'a str,
     pub stream: &'a dyn Stream,
+    /// Each table's `once` mark as it was when this run first looked (see
+    /// [`Lander::earlier_mark`]).
+    pub earlier: std::sync::Mutex<BTreeMap<(String, String), Option<i64>>>,
 }
 
 impl Lander<'_> {
@@ -113,6 +116,27 @@ impl Lander<'_> {
         self.commit(prepared, marks, once).await
     }
 
+    /// The mark `app` of `table` as an earlier run left it. Read once per run, not per
+    /// window: this run only lands windows past what its own commits marked, so only
+    /// an earlier (killed) run's marks can say a table's share is already landed.
+    async fn earlier_mark(&self, table: &TableName, app: &str) -> Result<Option<i64>> {
+        let key = (table.to_string(), app.to_string());
+        if let Some(v) = self
+            .earlier
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(*v);
+        }
+        let v = self.warehouse.mark(table, app).await?;
+        self.earlier
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, v);
+        Ok(v)
+    }
+
     /// Append prepared batches, children first and the primary entity last.
     async fn commit(
         &self,
@@ -131,8 +155,7 @@ impl Lander<'_> {
             let table = self.table(schema)?;
             if let Some((app, version)) = once
                 && self
-                    .warehouse
-                    .mark(&table, app)
+                    .earlier_mark(&table, app)
                     .await?
                     .is_some_and(|v| v >= version)
             {

@@ -114,7 +114,8 @@ pub enum Request {
     /// Records updated at or after this instant (all records when `None`), oldest
     /// first.
     UpdatedSince(Option<DateTime<Utc>>),
-    /// Records updated in `[from, to)`, through the platform's bulk path if it has one.
+    /// Records updated in `[from, to)` (a backfill window, when paged rather than
+    /// exported through [`Stream::bulk`]).
     Window {
         /// Inclusive start.
         from: DateTime<Utc>,

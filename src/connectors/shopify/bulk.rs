@@ -21,6 +21,7 @@
 //!   REST differs only for back-dated imported refunds); `refunds.restock` is
 //!   whether any of its lines was restocked (REST's deprecated flag).
 //! - `customers.currency` is the currency of `amountSpent`.
+//!
 //! Products, variants and inventory levels are backfilled by REST paging.
 
 use std::sync::Arc;

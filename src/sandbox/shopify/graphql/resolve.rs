@@ -397,10 +397,33 @@ fn scalar(store: &StoreData, src: Src, f: &Field) -> Value {
     }
 }
 
-/// One JSONL line; slashes escaped as Shopify's bulk files have them (`gid:\/\/…`).
+/// Writes JSON with `/` escaped as `\/` inside strings, as Shopify's bulk files have
+/// it (`gid:\/\/…`), straight into the output buffer.
+struct SlashEscaping;
+
+impl serde_json::ser::Formatter for SlashEscaping {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut parts = fragment.split('/');
+        if let Some(first) = parts.next() {
+            writer.write_all(first.as_bytes())?;
+        }
+        for part in parts {
+            writer.write_all(b"\\/")?;
+            writer.write_all(part.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// One JSONL line.
 fn push_line(out: &mut Vec<u8>, v: &Value) {
-    let s = serde_json::to_string(v).unwrap_or_default();
-    out.extend_from_slice(s.replace('/', "\\/").as_bytes());
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, SlashEscaping);
+    // Writing a Value into a Vec cannot fail.
+    let _ = serde::Serialize::serialize(v, &mut ser);
     out.push(b'\n');
 }
 
