@@ -35,6 +35,9 @@ fn main() -> anyhow::Result<()> {
         cfg.shopify.graphql.restore_rate = 1e9;
         // A job's queueing and finishing steps, not its rendering, which is real work.
         cfg.shopify.bulk_step = Duration::from_millis(10);
+        // Results are downloaded as soon as they are ready; older ones need not stay in
+        // this process's memory.
+        cfg.shopify.bulk_keep_results = 4;
         let bulk = env_u64("LOCKSTEP_BENCH_PAGING", 0) == 0;
         let t = Instant::now();
         let handle = Sandbox::start(cfg.clone()).await?;

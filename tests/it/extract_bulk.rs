@@ -53,7 +53,7 @@ fn fast_polling() -> Polling {
         first: Duration::from_millis(10),
         max: Duration::from_millis(100),
         timeout: Duration::from_secs(60),
-        downloads: 5,
+        ..Polling::default()
     }
 }
 

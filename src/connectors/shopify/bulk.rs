@@ -65,6 +65,9 @@ pub struct Polling {
     /// Attempts at downloading a result (a broken stream restarts the window's
     /// parse from the first line).
     pub downloads: u32,
+    /// Longest time for one download, body included: a result file is far larger
+    /// than an API reply, so the API's per-request timeout does not apply.
+    pub download_timeout: Duration,
 }
 
 impl Default for Polling {
@@ -74,6 +77,7 @@ impl Default for Polling {
             max: Duration::from_secs(5),
             timeout: Duration::from_secs(4 * 3600),
             downloads: 5,
+            download_timeout: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -213,7 +217,7 @@ impl BulkStream {
         let mut response = self
             .client
             .api()
-            .open(|c| c.get(url))
+            .open(|c| c.get(url).timeout(self.polling.download_timeout))
             .await
             .map_err(|e| Broken::Fatal(e.into()))?;
         let (tx, rx) = mpsc::channel::<bytes::Bytes>(16);

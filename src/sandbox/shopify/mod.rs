@@ -60,7 +60,7 @@ impl Default for ShopifyOptions {
             webhook_retry_base: Duration::from_secs(60),
             bulk_step: Duration::from_millis(200),
             bulk_max_objects: 0,
-            bulk_keep_results: 16,
+            bulk_keep_results: 8,
         }
     }
 }
