@@ -59,8 +59,9 @@ fn main() -> anyhow::Result<()> {
             ..Polling::default()
         });
         let options = backfill::Options {
-            from: chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z")?.to_utc(),
-            to: chrono::DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")?.to_utc(),
+            // The generated store's history: two years before 2026-06-01.
+            from: chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")?.to_utc(),
+            to: chrono::DateTime::parse_from_rfc3339("2026-07-01T00:00:00Z")?.to_utc(),
             window: chrono::Duration::days(30),
             min_window: chrono::Duration::hours(1),
             bulk,

@@ -90,12 +90,21 @@ pub async fn run(
         at = end;
     }
     if let Some(export) = stream.bulk().filter(|_| options.bulk) {
+        let key = stream.entities().first().map_or("id", |e| e.key);
+        let skip = landed_between(
+            warehouse,
+            &primary,
+            key,
+            start.timestamp_micros(),
+            Some(options.to.timestamp_micros()),
+        )
+        .await?;
         let ctx = BulkRun {
             lander: &lander,
-            primary: &primary,
             mark: &mark,
             min_window: options.min_window,
             export,
+            skip: Arc::new(skip),
         };
         ctx.run(windows, &mut cursor, &mut report, &mut progress)
             .await?;
@@ -236,35 +245,23 @@ type Pending = (
 /// The bulk-export path of one stream's backfill.
 struct BulkRun<'a> {
     lander: &'a Lander<'a>,
-    primary: &'a crate::warehouse::TableName,
     mark: &'a str,
     min_window: Duration,
     export: Arc<dyn BulkExport>,
+    /// Versions already landed anywhere in the backfill's remaining range (read once
+    /// per run, not per window: a fresh backfill finds none).
+    skip: Arc<super::Landed>,
 }
 
 impl BulkRun<'_> {
-    /// Start exporting a window: versions already landed in it are left out.
-    async fn start(&self, (from, to): (DateTime<Utc>, DateTime<Utc>)) -> Result<Pending> {
-        let key = self
-            .lander
-            .stream
-            .entities()
-            .first()
-            .map_or("id", |e| e.key);
-        let skip = landed_between(
-            self.lander.warehouse,
-            self.primary,
-            key,
-            from.timestamp_micros(),
-            Some(to.timestamp_micros()),
-        )
-        .await?;
+    /// Start exporting a window: versions already landed are left out.
+    fn start(&self, (from, to): (DateTime<Utc>, DateTime<Utc>)) -> Pending {
         let export = self.export.clone();
-        let skip = Arc::new(skip);
-        Ok((
+        let skip = self.skip.clone();
+        (
             (from, to),
             tokio::spawn(async move { export.export(from, to, skip).await }),
-        ))
+        )
     }
 
     /// Keep `IN_FLIGHT` exports running ahead of the window being landed.
@@ -277,7 +274,7 @@ impl BulkRun<'_> {
             let Some(w) = windows.pop_front() else {
                 break;
             };
-            flight.0.push_back(self.start(w).await?);
+            flight.0.push_back(self.start(w));
         }
         Ok(())
     }
@@ -290,9 +287,16 @@ impl BulkRun<'_> {
         progress: &mut Progress,
     ) -> Result<()> {
         let mut flight = Flight(VecDeque::new());
+        // End of the last window found empty and not committed yet: empty windows
+        // land nothing, so their "done up to" mark rides on the next commit (a run
+        // killed before it just exports them again).
+        let mut idle_until: Option<DateTime<Utc>> = None;
         loop {
             self.top_up(&mut flight, &mut windows).await?;
             let Some(((from, to), job)) = flight.0.pop_front() else {
+                if let Some(end) = idle_until {
+                    self.land(Export::default(), end, cursor, report).await?;
+                }
                 return Ok(());
             };
             let exported = match job.await {
@@ -325,6 +329,12 @@ impl BulkRun<'_> {
                 }
                 Err(e) => return Err(e),
             };
+            report.windows_landed += 1;
+            if export.units == 0 && export.skipped == 0 {
+                idle_until = Some(to);
+                continue;
+            }
+            idle_until = None;
             // The next windows export while this one lands.
             self.top_up(&mut flight, &mut windows).await?;
             let landed = self.land(export, to, cursor, report).await?;
@@ -357,7 +367,6 @@ impl BulkRun<'_> {
         for (entity, rows) in landed {
             *report.rows.entry(entity).or_default() += rows;
         }
-        report.windows_landed += 1;
         Ok(units)
     }
 }
