@@ -141,9 +141,16 @@ async fn rows(wh: &Warehouse, table: &EntitySchema, raw: bool) -> BTreeSet<Strin
         table.entity
     );
     let all = texts(wh, &sql).await;
-    let set: BTreeSet<String> = all.iter().cloned().collect();
-    assert_eq!(set.len(), all.len(), "{}: duplicate rows", table.entity);
-    set
+    let mut set = BTreeSet::new();
+    let dups: Vec<&String> = all.iter().filter(|r| !set.insert(r.as_str())).collect();
+    assert!(
+        dups.is_empty(),
+        "{}: {} duplicate rows, e.g. {:?}",
+        table.entity,
+        dups.len(),
+        dups.iter().take(2).collect::<Vec<_>>()
+    );
+    set.into_iter().map(str::to_string).collect()
 }
 
 /// Requests per endpoint template in the sandbox's log.

@@ -57,11 +57,13 @@ pub struct BulkOps {
 }
 
 impl BulkOps {
-    pub fn insert(&self, op: Operation) {
-        self.ops
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(op.id, op);
+    /// Store a new operation under the next id, chosen under the same lock, so that
+    /// operations started at the same moment never share an id.
+    pub fn create(&self, mut op: Operation) -> Operation {
+        let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        op.id = ops.keys().next_back().map_or(4_412_000_001, |k| k + 1);
+        ops.insert(op.id, op.clone());
+        op
     }
     pub fn get(&self, id: u64) -> Option<Operation> {
         self.ops
@@ -69,10 +71,6 @@ impl BulkOps {
             .unwrap_or_else(|p| p.into_inner())
             .get(&id)
             .cloned()
-    }
-    pub fn next_id(&self) -> u64 {
-        let ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
-        ops.keys().next_back().map_or(4_412_000_001, |k| k + 1)
     }
     /// The most recent operation.
     pub fn current(&self) -> Option<Operation> {

@@ -324,7 +324,7 @@ fn run_query(shop: &Arc<Shopify>, version: &str, f: &Field, vars: &Value) -> Val
         return payload(shop, f, None, vec![user_error(None, msg)]);
     }
     let op = Operation {
-        id: shop.bulk.next_id(),
+        id: 0,
         status: Status::Created,
         query: inner,
         created_at: fmt_ts_utc(chrono::Utc::now().timestamp()),
@@ -335,7 +335,7 @@ fn run_query(shop: &Arc<Shopify>, version: &str, f: &Field, vars: &Value) -> Val
         error_code: None,
         result: None,
     };
-    shop.bulk.insert(op.clone());
+    let op = shop.bulk.create(op);
     spawn_runner(shop.clone(), op.id, plan);
     payload(shop, f, Some(&op), vec![])
 }
