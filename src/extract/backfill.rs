@@ -123,13 +123,8 @@ pub async fn run(
                 status,
                 detail,
             }) => {
-                let half = (to - from) / 2;
-                if half < options.min_window {
-                    return Err(too_small(who, status, detail, from, to, options.min_window));
-                }
-                tracing::warn!(%who, %status, %from, %to, "Bulk export failed; retrying the window in halves.");
-                windows.push_front((from + half, to));
-                windows.push_front((from, from + half));
+                let failed = (who, status, detail);
+                split_failed(&mut windows, (from, to), options.min_window, failed)?;
                 continue;
             }
             Err(e) => return Err(e),
@@ -199,6 +194,25 @@ async fn fetch_window(
         tokio::join!(stream.fetch(Request::Window { from, to }, tx), collect);
     fetched?;
     collected
+}
+
+/// Queue the halves of a window the platform failed on in front of `windows`, or
+/// fail with one line when it cannot be halved above `min`. `failed` is the failure
+/// (who, status, detail).
+fn split_failed(
+    windows: &mut VecDeque<(DateTime<Utc>, DateTime<Utc>)>,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    min: Duration,
+    (who, status, detail): (String, String, String),
+) -> Result<()> {
+    let half = (to - from) / 2;
+    if half < min {
+        return Err(too_small(who, status, detail, from, to, min));
+    }
+    tracing::warn!(%who, %status, %detail, %from, %to, "Bulk export failed; retrying the window in halves.");
+    windows.push_front((from + half, to));
+    windows.push_front((from, from + half));
+    Ok(())
 }
 
 /// The error of a window that failed and cannot be halved any further.
@@ -312,19 +326,14 @@ impl BulkRun<'_> {
                     status,
                     detail,
                 }) => {
-                    let half = (to - from) / 2;
-                    if half < self.min_window {
-                        return Err(too_small(who, status, detail, from, to, self.min_window));
-                    }
-                    tracing::warn!(%who, %status, %detail, %from, %to, "Bulk export failed; retrying the window in halves.");
                     // Windows land in order: the later ones already running are
                     // stopped and queued again behind the halves.
                     while let Some((w, job)) = flight.0.pop_back() {
                         job.abort();
                         windows.push_front(w);
                     }
-                    windows.push_front((from + half, to));
-                    windows.push_front((from, from + half));
+                    let failed = (who, status, detail);
+                    split_failed(&mut windows, (from, to), self.min_window, failed)?;
                     continue;
                 }
                 Err(e) => return Err(e),

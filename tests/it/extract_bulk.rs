@@ -15,7 +15,7 @@ use lockstep::extract::{EntitySchema, Source, backfill};
 use lockstep::sandbox::{SandboxConfig, SandboxHandle};
 use lockstep::warehouse::{Location, Warehouse};
 
-use crate::extract::{sandbox, shopify};
+use crate::extract::{project_for, sandbox, shopify};
 
 /// Every table the orders stream lands.
 const ORDER_TABLES: [&EntitySchema; 6] = [
@@ -269,16 +269,6 @@ async fn bulk_rows_equal_rest_rows_for_the_same_store() {
         );
     }
     handle.shutdown().await;
-}
-
-fn project_for(handle: &SandboxHandle) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let toml = format!(
-        "[warehouse]\nurl = \"file://./warehouse\"\n\n[sources.shop]\nkind = \"shopify\"\nshop = \"lockstep-sandbox\"\naccess_token = \"${{SHOPIFY_ACCESS_TOKEN}}\"\nbase_url = \"{}\"\n",
-        handle.base_url
-    );
-    std::fs::write(dir.path().join("lockstep.toml"), toml).unwrap();
-    dir
 }
 
 fn backfill_cmd(dir: &std::path::Path, token: &str) -> std::process::Command {
