@@ -28,6 +28,10 @@ pub struct BackfillArgs {
     /// Window length (e.g. `30d`); failing windows are halved.
     #[arg(long, default_value = "30d")]
     pub window: String,
+    /// Page the platform's list API instead of its bulk export (Shopify), e.g. when
+    /// bulk operations are unavailable to the app.
+    #[arg(long)]
+    pub paging: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -63,6 +67,7 @@ pub async fn run(project: &Path, args: BackfillArgs) -> anyhow::Result<()> {
         to,
         window,
         min_window: chrono::Duration::hours(1),
+        bulk: !args.paging,
     };
     let warehouse = Warehouse::for_project(&project)?;
     let source = crate::connectors::source(&args.source, cfg)?;

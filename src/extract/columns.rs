@@ -352,15 +352,27 @@ pub fn to_batch(
         .map(Builder::finish)
         .collect::<Result<Vec<_>, _>>()?;
     arrays.push(Arc::new(raw.finish()));
+    stamped(schema, arrays, stamp)
+}
+
+/// The raw-table batch from `columns` (the typed columns and `_raw`, in schema order)
+/// plus `_extracted_at` and `_batch_id` from `stamp`. Fails if the columns do not
+/// match the entity's declaration.
+pub fn stamped(
+    schema: &EntitySchema,
+    mut columns: Vec<ArrayRef>,
+    stamp: &Stamp<'_>,
+) -> Result<RecordBatch, crate::extract::ExtractError> {
+    let n = columns.first().map_or(0, |c| c.len());
     let mut at = TimestampMicrosecondBuilder::with_capacity(n);
     let mut ids = StringBuilder::with_capacity(n, n * stamp.batch_id.len());
     for _ in 0..n {
         at.append_value(stamp.extracted_at_us);
         ids.append_value(stamp.batch_id);
     }
-    arrays.push(Arc::new(at.finish().with_timezone("UTC")));
-    arrays.push(Arc::new(ids.finish()));
-    Ok(RecordBatch::try_new(schema.arrow_schema(), arrays)?)
+    columns.push(Arc::new(at.finish().with_timezone("UTC")));
+    columns.push(Arc::new(ids.finish()));
+    Ok(RecordBatch::try_new(schema.arrow_schema(), columns)?)
 }
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ pub async fn run(
         warehouse,
         source,
         stream,
+        earlier: Default::default(),
     };
     let primary = lander.primary_table()?;
     let key = stream.entities().first().map_or("id", |e| e.key);

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::columns::{Stamp, to_batch};
-use super::{EntitySchema, Result, Stream, Unit};
+use arrow::array::RecordBatch;
+
+use super::columns::{Stamp, stamped, to_batch};
+use super::{EntitySchema, Export, Result, Stream, Unit};
 use crate::warehouse::{TableName, Warehouse};
 
 /// Lands batches of one stream of one source.
@@ -16,6 +18,9 @@ pub(crate) struct Lander<'a> {
     pub warehouse: &'a Warehouse,
     pub source: &'a str,
     pub stream: &'a dyn Stream,
+    /// Each table's `once` mark as it was when this run first looked (see
+    /// [`Lander::earlier_mark`]).
+    pub earlier: std::sync::Mutex<BTreeMap<(String, String), Option<i64>>>,
 }
 
 impl Lander<'_> {
@@ -80,8 +85,65 @@ impl Lander<'_> {
             {
                 batches.push(to_batch(shape, rows, &stamp)?);
             }
-            prepared.push((schema, batches));
+            prepared.push((*schema, batches));
         }
+        self.commit(prepared, marks, once).await
+    }
+
+    /// Land a bulk export's column data, exactly as [`Lander::land`] lands units.
+    pub async fn land_export(
+        &self,
+        export: Export,
+        marks: &[(String, i64)],
+        once: Option<(&str, i64)>,
+    ) -> Result<BTreeMap<String, u64>> {
+        let batch_id = uuid::Uuid::now_v7().to_string();
+        let stamp = Stamp {
+            source_name: self.source,
+            extracted_at_us: chrono::Utc::now().timestamp_micros(),
+            batch_id: &batch_id,
+        };
+        let mut columns = export.columns;
+        let mut prepared = Vec::new();
+        for schema in self.stream.entities().iter().rev() {
+            let mut batches = Vec::new();
+            if let Some(i) = columns.iter().position(|(s, _)| s.entity == schema.entity) {
+                let (shape, cols) = columns.swap_remove(i);
+                batches.push(stamped(shape, cols, &stamp)?);
+            }
+            prepared.push((*schema, batches));
+        }
+        self.commit(prepared, marks, once).await
+    }
+
+    /// The mark `app` of `table` as an earlier run left it. Read once per run, not per
+    /// window: this run only lands windows past what its own commits marked, so only
+    /// an earlier (killed) run's marks can say a table's share is already landed.
+    async fn earlier_mark(&self, table: &TableName, app: &str) -> Result<Option<i64>> {
+        let key = (table.to_string(), app.to_string());
+        if let Some(v) = self
+            .earlier
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(*v);
+        }
+        let v = self.warehouse.mark(table, app).await?;
+        self.earlier
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, v);
+        Ok(v)
+    }
+
+    /// Append prepared batches, children first and the primary entity last.
+    async fn commit(
+        &self,
+        prepared: Vec<(&EntitySchema, Vec<RecordBatch>)>,
+        marks: &[(String, i64)],
+        once: Option<(&str, i64)>,
+    ) -> Result<BTreeMap<String, u64>> {
         let mut landed = BTreeMap::new();
         let primary = self.stream.entities().first().map(|e| e.entity);
         for (schema, batches) in prepared {
@@ -93,8 +155,7 @@ impl Lander<'_> {
             let table = self.table(schema)?;
             if let Some((app, version)) = once
                 && self
-                    .warehouse
-                    .mark(&table, app)
+                    .earlier_mark(&table, app)
                     .await?
                     .is_some_and(|v| v >= version)
             {

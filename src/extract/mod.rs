@@ -114,7 +114,8 @@ pub enum Request {
     /// Records updated at or after this instant (all records when `None`), oldest
     /// first.
     UpdatedSince(Option<DateTime<Utc>>),
-    /// Records updated in `[from, to)`, through the platform's bulk path if it has one.
+    /// Records updated in `[from, to)` (a backfill window, when paged rather than
+    /// exported through [`Stream::bulk`]).
     Window {
         /// Inclusive start.
         from: DateTime<Utc>,
@@ -141,6 +142,44 @@ pub trait Stream: Send + Sync {
     async fn estimate(&self, _request: Request) -> Option<u64> {
         None
     }
+    /// The platform's bulk export of this stream, if it has one: backfill windows
+    /// then arrive as ready column data instead of pages of JSON units.
+    fn bulk(&self) -> Option<std::sync::Arc<dyn BulkExport>> {
+        None
+    }
+}
+
+/// `(key, updated_at µs)` of primary records already landed: a bulk export leaves
+/// them (and their child rows) out.
+pub type Landed = std::collections::HashSet<(String, i64)>;
+
+/// One window of a bulk export in landing form.
+#[derive(Debug, Default)]
+pub struct Export {
+    /// Per entity: its typed columns followed by `_raw`, in the entity's column order
+    /// (the landing adds `_extracted_at` and `_batch_id`).
+    pub columns: Vec<(&'static EntitySchema, Vec<arrow::array::ArrayRef>)>,
+    /// Primary records in the export.
+    pub units: u64,
+    /// Primary records left out as already landed.
+    pub skipped: u64,
+    /// Largest primary `updated_at` exported, µs.
+    pub max_updated_at_us: Option<i64>,
+}
+
+/// A platform's bulk export (Shopify GraphQL Bulk Operations): everything updated in
+/// `[from, to)` in one asynchronous job. A job the platform fails or that runs too
+/// long ends in [`ExtractError::BulkFailed`], and the backfill retries the window in
+/// halves.
+#[async_trait]
+pub trait BulkExport: Send + Sync {
+    /// Export the window, leaving out the versions in `skip`.
+    async fn export(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        skip: std::sync::Arc<Landed>,
+    ) -> Result<Export>;
 }
 
 /// Request/throttle counters of a source's API clients, for run records.

@@ -230,6 +230,36 @@ impl Api {
         &self,
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<Reply, HttpError> {
+        match self.exchange(build, false).await? {
+            Exchange::Read(reply) => Ok(reply),
+            Exchange::Open(response) => Err(HttpError::Request {
+                who: self.who.clone(),
+                detail: format!("{} answered unread", response.url().path()),
+            }),
+        }
+    }
+
+    /// Like [`Api::send`], but a success is returned with its body unread, for
+    /// streaming large downloads. Failures before the body are retried as in `send`;
+    /// a failure while reading the body is the caller's to retry.
+    pub async fn open(
+        &self,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<reqwest::Response, HttpError> {
+        match self.exchange(build, true).await? {
+            Exchange::Open(response) => Ok(response),
+            Exchange::Read(reply) => Err(HttpError::Request {
+                who: self.who.clone(),
+                detail: format!("unexpected buffered reply ({})", reply.status),
+            }),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+        open: bool,
+    ) -> Result<Exchange, HttpError> {
         let mut last = String::new();
         for attempt in 0..self.policy.max_attempts {
             if attempt > 0 {
@@ -260,6 +290,9 @@ impl Api {
             let status = response.status();
             let headers = response.headers().clone();
             self.hooks.observe(&headers, &self.pacer);
+            if open && status.is_success() {
+                return Ok(Exchange::Open(response));
+            }
             let body = match response.bytes().await {
                 Ok(b) => b,
                 Err(e) => {
@@ -286,11 +319,11 @@ impl Api {
                     last = format!("{method} {path}: throttled");
                     continue;
                 }
-                return Ok(Reply {
+                return Ok(Exchange::Read(Reply {
                     status,
                     headers,
                     body,
-                });
+                }));
             }
             if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                 return Err(HttpError::Auth {
@@ -323,7 +356,14 @@ impl Api {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// What one exchange ended with: a read reply, or an open success response.
+enum Exchange {
+    Read(Reply),
+    Open(reqwest::Response),
+}
+
+/// One line describing a transport error (timeouts, connection failures).
+pub fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {

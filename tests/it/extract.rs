@@ -369,6 +369,7 @@ pub(crate) fn backfill_options() -> backfill::Options {
             .to_utc(),
         window: chrono::Duration::days(90),
         min_window: chrono::Duration::hours(1),
+        bulk: true,
     }
 }
 
@@ -418,7 +419,7 @@ async fn backfill_lands_everything_once_and_a_rerun_lands_nothing() {
     handle.shutdown().await;
 }
 
-fn project_for(handle: &SandboxHandle) -> tempfile::TempDir {
+pub(crate) fn project_for(handle: &SandboxHandle) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let toml = format!(
         "[warehouse]\nurl = \"file://./warehouse\"\n\n[sources.shop]\nkind = \"shopify\"\nshop = \"lockstep-sandbox\"\naccess_token = \"${{SHOPIFY_ACCESS_TOKEN}}\"\nbase_url = \"{}\"\n",

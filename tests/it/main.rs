@@ -10,6 +10,7 @@ mod default_models;
 mod delta_protocol;
 mod demo;
 mod extract;
+mod extract_bulk;
 mod extract_crm;
 mod model_engine;
 mod sandbox_cli;

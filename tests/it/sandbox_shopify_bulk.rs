@@ -292,3 +292,22 @@ async fn a_bulk_operation_can_be_cancelled_and_is_the_current_one() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_started_together_get_distinct_ids() {
+    let sb = Sandbox::start(config(5)).await.expect("start");
+    let q = json!({"q": "{ customers { edges { node { id } } } }"});
+    let runs = (0..5).map(|_| gql(&sb, RUN, q.clone()));
+    let ids: BTreeSet<String> = futures::future::join_all(runs)
+        .await
+        .iter()
+        .map(|r| {
+            r["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]
+                .as_str()
+                .expect("id")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 5, "{ids:?}");
+    sb.shutdown().await;
+}

@@ -58,6 +58,8 @@ pub struct RestStream {
     pub(super) client: Client,
     pub(super) resource: Resource,
     pub(super) page_size: u32,
+    /// The bulk export backfills use, where Shopify has one for the resource.
+    pub(super) bulk: Option<std::sync::Arc<dyn crate::extract::BulkExport>>,
 }
 
 static CUSTOMER_ENTITIES: [&EntitySchema; 1] = [&CUSTOMERS];
@@ -85,6 +87,10 @@ impl Stream for RestStream {
 
     fn entities(&self) -> &'static [&'static EntitySchema] {
         self.resource.entities()
+    }
+
+    fn bulk(&self) -> Option<std::sync::Arc<dyn crate::extract::BulkExport>> {
+        self.bulk.clone()
     }
 
     async fn estimate(&self, request: Request) -> Option<u64> {

@@ -1,6 +1,8 @@
 //! Bulk query operations: CREATED → RUNNING → COMPLETED on a timer, the JSONL result
 //! rendered from a snapshot of the store when the operation runs, served from
-//! `/_sandbox/shopify/bulk/{id}.jsonl`. Cancel moves it to CANCELED.
+//! `/_sandbox/shopify/bulk/{id}.jsonl`. Cancel moves it to CANCELED. A result over
+//! the configured object limit ends FAILED with errorCode TIMEOUT; only the newest
+//! results are kept for download.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -44,6 +46,8 @@ pub struct Operation {
     pub object_count: u64,
     pub root_object_count: u64,
     pub file_size: u64,
+    /// `TIMEOUT`, `INTERNAL_SERVER_ERROR`, ... when FAILED.
+    pub error_code: Option<&'static str>,
     pub result: Option<Bytes>,
 }
 
@@ -53,11 +57,13 @@ pub struct BulkOps {
 }
 
 impl BulkOps {
-    pub fn insert(&self, op: Operation) {
-        self.ops
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(op.id, op);
+    /// Store a new operation under the next id, chosen under the same lock, so that
+    /// operations started at the same moment never share an id.
+    pub fn create(&self, mut op: Operation) -> Operation {
+        let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        op.id = ops.keys().next_back().map_or(4_412_000_001, |k| k + 1);
+        ops.insert(op.id, op.clone());
+        op
     }
     pub fn get(&self, id: u64) -> Option<Operation> {
         self.ops
@@ -65,10 +71,6 @@ impl BulkOps {
             .unwrap_or_else(|p| p.into_inner())
             .get(&id)
             .cloned()
-    }
-    pub fn next_id(&self) -> u64 {
-        let ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
-        ops.keys().next_back().map_or(4_412_000_001, |k| k + 1)
     }
     /// The most recent operation.
     pub fn current(&self) -> Option<Operation> {
@@ -95,6 +97,22 @@ impl BulkOps {
         Some(op.clone())
     }
     pub fn result(&self, id: u64) -> Option<Bytes> {
-        self.get(id).and_then(|o| o.result)
+        self.ops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .and_then(|o| o.result.clone())
+    }
+    /// Drop the results of all but the `keep` newest operations that have one.
+    pub fn expire(&self, keep: usize) {
+        let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        for op in ops
+            .values_mut()
+            .rev()
+            .filter(|o| o.result.is_some())
+            .skip(keep)
+        {
+            op.result = None;
+        }
     }
 }

@@ -42,6 +42,12 @@ pub struct ShopifyOptions {
     pub webhook_retry_base: Duration,
     /// Time a bulk operation spends in each of CREATED and RUNNING.
     pub bulk_step: Duration,
+    /// A bulk query whose result would hold more objects than this ends FAILED with
+    /// errorCode TIMEOUT, as Shopify fails exports that run too long (0 = no limit).
+    pub bulk_max_objects: u64,
+    /// Results of the most recent bulk operations kept for download; older ones
+    /// expire (Shopify keeps them 7 days, the sandbox keeps its memory bounded).
+    pub bulk_keep_results: usize,
 }
 
 impl Default for ShopifyOptions {
@@ -53,6 +59,8 @@ impl Default for ShopifyOptions {
             graphql: CostConfig::default(),
             webhook_retry_base: Duration::from_secs(60),
             bulk_step: Duration::from_millis(200),
+            bulk_max_objects: 0,
+            bulk_keep_results: 8,
         }
     }
 }

@@ -6,7 +6,7 @@
 //!   where the inner query has one root connection, `customers` or `orders`, with an
 //!   optional `query:` search filter on `updated_at` / `created_at` / `id` (see
 //!   `search`), selecting fields listed in `schema` (nested connections up to 2 levels:
-//!   `lineItems`, `refunds { refundLineItems transactions }`).
+//!   `lineItems`, `refunds { refundLineItems transactions orderAdjustments }`).
 //! - `mutation { bulkOperationCancel(id: ID!) { bulkOperation { … } userErrors { … } } }`
 //! - `query { node(id: "gid://shopify/BulkOperation/…") { ... on BulkOperation { … } } }`
 //! - `query { currentBulkOperation(type: QUERY) { … } }`
@@ -227,7 +227,7 @@ fn bulk_json(shop: &Shopify, o: &Operation, f: &Field) -> Value {
             "__typename" => "BulkOperation".into(),
             "id" => format!("gid://shopify/BulkOperation/{}", o.id).into(),
             "status" => o.status.as_str().into(),
-            "errorCode" => Value::Null,
+            "errorCode" => o.error_code.map_or(Value::Null, Value::from),
             "createdAt" => o.created_at.clone().into(),
             "completedAt" => o
                 .completed_at
@@ -324,7 +324,7 @@ fn run_query(shop: &Arc<Shopify>, version: &str, f: &Field, vars: &Value) -> Val
         return payload(shop, f, None, vec![user_error(None, msg)]);
     }
     let op = Operation {
-        id: shop.bulk.next_id(),
+        id: 0,
         status: Status::Created,
         query: inner,
         created_at: fmt_ts_utc(chrono::Utc::now().timestamp()),
@@ -332,9 +332,10 @@ fn run_query(shop: &Arc<Shopify>, version: &str, f: &Field, vars: &Value) -> Val
         object_count: 0,
         root_object_count: 0,
         file_size: 0,
+        error_code: None,
         result: None,
     };
-    shop.bulk.insert(op.clone());
+    let op = shop.bulk.create(op);
     spawn_runner(shop.clone(), op.id, plan);
     payload(shop, f, Some(&op), vec![])
 }
@@ -401,20 +402,31 @@ fn spawn_runner(shop: Arc<Shopify>, id: u64, plan: Plan) {
         })
         .await;
         tokio::time::sleep(step).await;
+        let limit = shop.opts.bulk_max_objects;
+        // Moved into the operation, not copied: a large export is hundreds of MB.
+        let mut rendered = Some(rendered);
         shop.bulk.update(id, |o| {
             o.completed_at = Some(fmt_ts_utc(chrono::Utc::now().timestamp()));
-            match (&rendered, o.status) {
+            match (rendered.take(), o.status) {
                 (_, Status::Canceling) => o.status = Status::Canceled,
-                (Ok((bytes, count, roots)), _) => {
-                    o.status = Status::Completed;
-                    o.object_count = *count;
-                    o.root_object_count = *roots;
-                    o.file_size = bytes.len() as u64;
-                    o.result = Some(bytes.clone().into());
+                (Some(Ok((_, count, _))), _) if limit > 0 && count > limit => {
+                    o.status = Status::Failed;
+                    o.error_code = Some("TIMEOUT");
                 }
-                (Err(_), _) => o.status = Status::Failed,
+                (Some(Ok((bytes, count, roots))), _) => {
+                    o.status = Status::Completed;
+                    o.object_count = count;
+                    o.root_object_count = roots;
+                    o.file_size = bytes.len() as u64;
+                    o.result = Some(bytes.into());
+                }
+                (_, _) => {
+                    o.status = Status::Failed;
+                    o.error_code = Some("INTERNAL_SERVER_ERROR");
+                }
             }
         });
+        shop.bulk.expire(shop.opts.bulk_keep_results.max(1));
     });
 }
 

@@ -2,7 +2,7 @@
 //! node; every nested connection's nodes as separate lines carrying `__parentId`
 //! (after their parent, as Shopify emits them). List fields such as `Order.refunds`
 //! stay inline, as in Shopify's schema; connections under them (`refundLineItems`,
-//! `transactions`) become lines whose `__parentId` is the refund.
+//! `transactions`, `orderAdjustments`) become lines whose `__parentId` is the refund.
 
 use serde_json::{Map, Value};
 
@@ -22,6 +22,7 @@ pub enum Src<'a> {
     Refund(&'a Order, &'a Refund),
     RefundLine(&'a Order, &'a Refund, &'a RefundLine),
     Transaction(&'a Order, &'a Refund),
+    Adjustment(&'a Order, &'a Refund),
     MoneyBag(&'a Order, Money),
     MoneyV2(Money, Currency),
     TaxLine(&'a Order, Money),
@@ -131,6 +132,10 @@ fn connection<'a>(src: Src<'a>, name: &str) -> Vec<Src<'a>> {
             r.lines.iter().map(|l| Src::RefundLine(o, r, l)).collect()
         }
         (Src::Refund(o, r), "transactions") => vec![Src::Transaction(o, r)],
+        // A refunded shipping amount, as the REST `order_adjustments` entry.
+        (Src::Refund(o, r), "orderAdjustments") if r.shipping.0 > 0 => {
+            vec![Src::Adjustment(o, r)]
+        }
         _ => Vec::new(),
     }
 }
@@ -193,6 +198,8 @@ fn object<'a>(store: &'a StoreData, src: Src<'a>, name: &str) -> Option<Src<'a>>
             .find(|x| x.id == l.line_item_id)
             .map(|li| Src::LineItem(o, li)),
         (Src::Transaction(o, r), "amountSet") => bag(o, r.amount()),
+        (Src::Adjustment(o, r), "amountSet") => bag(o, Money(-r.shipping.0)),
+        (Src::Adjustment(o, _), "taxAmountSet") => bag(o, Money::ZERO),
         (Src::MoneyBag(o, m), "shopMoney") => Some(Src::MoneyV2(m, o.currency)),
         (Src::MoneyBag(o, m), "presentmentMoney") => {
             Some(Src::MoneyV2(m.convert(o.fx_ppm), o.presentment_currency))
@@ -238,6 +245,7 @@ fn scalar(store: &StoreData, src: Src, f: &Field) -> Value {
             "id" => gid("Order", o.id).into(),
             "legacyResourceId" => o.id.to_string().into(),
             "name" => o.name().into(),
+            "number" => o.number.into(),
             "email" => opt(o.email.as_deref()),
             "phone" => opt(o.phone.as_deref()),
             "createdAt" => fmt_ts_utc(o.created_at).into(),
@@ -247,6 +255,7 @@ fn scalar(store: &StoreData, src: Src, f: &Field) -> Value {
             "cancelReason" => opt(o.cancel_reason.map(str::to_uppercase)),
             "closedAt" => opt(o.closed_at.map(fmt_ts_utc)),
             "closed" => o.closed_at.is_some().into(),
+            "taxesIncluded" => false.into(),
             "test" => o.test.into(),
             "currencyCode" => o.currency.code().into(),
             "presentmentCurrencyCode" => o.presentment_currency.code().into(),
@@ -286,6 +295,7 @@ fn scalar(store: &StoreData, src: Src, f: &Field) -> Value {
                 })),
                 "sku" => opt(variant.map(|v| v.sku.to_string())),
                 "vendor" => opt(product.map(|p| p.vendor.to_string())),
+                "taxable" => (o.tax_rate_bp > 0).into(),
                 "quantity" => l.quantity.into(),
                 "currentQuantity" => l.quantity.saturating_sub(refunded).into(),
                 "refundableQuantity" => o.refundable_qty(l.id).into(),
@@ -320,6 +330,11 @@ fn scalar(store: &StoreData, src: Src, f: &Field) -> Value {
                     "CARD_DECLINED".into()
                 }
             }
+            _ => Value::Null,
+        },
+        Src::Adjustment(_, r) => match n {
+            "id" => gid("OrderAdjustment", r.adjustment_id).into(),
+            "reason" => "SHIPPING_REFUND".into(),
             _ => Value::Null,
         },
         Src::MoneyV2(m, c) => match n {
@@ -382,10 +397,33 @@ fn scalar(store: &StoreData, src: Src, f: &Field) -> Value {
     }
 }
 
-/// One JSONL line; slashes escaped as Shopify's bulk files have them (`gid:\/\/…`).
+/// Writes JSON with `/` escaped as `\/` inside strings, as Shopify's bulk files have
+/// it (`gid:\/\/…`), straight into the output buffer.
+struct SlashEscaping;
+
+impl serde_json::ser::Formatter for SlashEscaping {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut parts = fragment.split('/');
+        if let Some(first) = parts.next() {
+            writer.write_all(first.as_bytes())?;
+        }
+        for part in parts {
+            writer.write_all(b"\\/")?;
+            writer.write_all(part.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// One JSONL line.
 fn push_line(out: &mut Vec<u8>, v: &Value) {
-    let s = serde_json::to_string(v).unwrap_or_default();
-    out.extend_from_slice(s.replace('/', "\\/").as_bytes());
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, SlashEscaping);
+    // Writing a Value into a Vec cannot fail.
+    let _ = serde::Serialize::serialize(v, &mut ser);
     out.push(b'\n');
 }
 

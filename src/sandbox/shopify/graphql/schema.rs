@@ -45,6 +45,7 @@ const ORDER: &[(&str, Kind)] = &[
     ("id", Scalar),
     ("legacyResourceId", Scalar),
     ("name", Scalar),
+    ("number", Scalar),
     ("email", Scalar),
     ("phone", Scalar),
     ("createdAt", Scalar),
@@ -63,6 +64,7 @@ const ORDER: &[(&str, Kind)] = &[
     ("sourceName", Scalar),
     ("discountCodes", Scalar),
     ("note", Scalar),
+    ("taxesIncluded", Scalar),
     ("totalPriceSet", MONEY_BAG),
     ("subtotalPriceSet", MONEY_BAG),
     ("totalTaxSet", MONEY_BAG),
@@ -90,6 +92,7 @@ const LINE_ITEM: &[(&str, Kind)] = &[
     ("currentQuantity", Scalar),
     ("refundableQuantity", Scalar),
     ("vendor", Scalar),
+    ("taxable", Scalar),
     ("variant", Obj("ProductVariant")),
     ("product", Obj("Product")),
     ("originalUnitPriceSet", MONEY_BAG),
@@ -107,6 +110,14 @@ const REFUND: &[(&str, Kind)] = &[
     ("totalRefundedSet", MONEY_BAG),
     ("refundLineItems", Conn("RefundLineItem")),
     ("transactions", Conn("OrderTransaction")),
+    ("orderAdjustments", Conn("OrderAdjustment")),
+];
+/// Refund-level adjustments (a refunded shipping amount shows here, negative).
+const ORDER_ADJUSTMENT: &[(&str, Kind)] = &[
+    ("id", Scalar),
+    ("reason", Scalar),
+    ("amountSet", MONEY_BAG),
+    ("taxAmountSet", MONEY_BAG),
 ];
 const REFUND_LINE_ITEM: &[(&str, Kind)] = &[
     ("id", Scalar),
@@ -183,6 +194,7 @@ fn fields_of(ty: &str) -> &'static [(&'static str, Kind)] {
         "Refund" => REFUND,
         "RefundLineItem" => REFUND_LINE_ITEM,
         "OrderTransaction" => TRANSACTION,
+        "OrderAdjustment" => ORDER_ADJUSTMENT,
         "MoneyBag" => MONEY_BAG_FIELDS,
         "MoneyV2" => MONEY_V2,
         "TaxLine" => TAX_LINE,
