@@ -2,7 +2,7 @@
 //! with 1% of rows changed — updates, inserts and deletes — the peers' scenario P1
 //! (`../shared/bench/peers/gen_customers.py`, DuckDB key+hash state ≈ 9 s, full join
 //! ≈ 20 s on this machine). Prints the time and the peak memory of the diff alone
-//! (the high-water mark is reset after the data is prepared), then the time to store
+//! (the diff runs in a child process over the prepared warehouse), then the time to store
 //! the plan.
 //!
 //! Data: the peers' own parquet files when `LOCKSTEP_BENCH_P1_DIR` holds
@@ -228,8 +228,12 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        // The diff runs in a child process over the prepared warehouse, so its peak
+        // memory is its own, not what preparing 2 × 10M rows left in this heap.
+        let prepared = std::env::var("LOCKSTEP_BENCH_DIFF_WAREHOUSE").ok();
         let dir = tempfile::tempdir()?;
-        let warehouse = Warehouse::open(Location::parse("file://./wh", dir.path())?, &BTreeMap::new())?;
+        let root = prepared.as_deref().map_or(dir.path(), std::path::Path::new);
+        let warehouse = Warehouse::open(Location::parse("file://./wh", root)?, &BTreeMap::new())?;
         let spec = SyncSpec {
             name: "bench".into(),
             model: "customers".into(),
@@ -239,23 +243,30 @@ fn main() -> anyhow::Result<()> {
             fields: COLUMNS.iter().map(|c| Mapped { field: c.to_string(), column: c.to_string() }).collect(),
             mode: Mode::Mirror { clear: false },
         };
-        let p1 = std::env::var("LOCKSTEP_BENCH_P1_DIR").ok();
-        let n = env_u64("LOCKSTEP_BENCH_ROWS", 10_000_000);
-        let t = Instant::now();
-        let v1 = match &p1 {
-            Some(d) => load(&warehouse, peer_file(&format!("{d}/customers_v1.parquet")).await?.into_iter()).await?,
-            None => load(&warehouse, generated(n, false)).await?,
-        };
-        let acked = baseline(&warehouse, &spec).await?;
-        let v2 = match &p1 {
-            Some(d) => load(&warehouse, peer_file(&format!("{d}/customers_v2.parquet")).await?.into_iter()).await?,
-            None => load(&warehouse, generated(n, true)).await?,
-        };
-        println!(
-            "prepared ({}): v1 {v1} rows, snapshot {acked} rows, v2 {v2} rows in {:.1}s",
-            p1.as_deref().unwrap_or("generated"),
-            t.elapsed().as_secs_f64()
-        );
+        if prepared.is_none() {
+            let p1 = std::env::var("LOCKSTEP_BENCH_P1_DIR").ok();
+            let n = env_u64("LOCKSTEP_BENCH_ROWS", 10_000_000);
+            let t = Instant::now();
+            let v1 = match &p1 {
+                Some(d) => load(&warehouse, peer_file(&format!("{d}/customers_v1.parquet")).await?.into_iter()).await?,
+                None => load(&warehouse, generated(n, false)).await?,
+            };
+            let acked = baseline(&warehouse, &spec).await?;
+            let v2 = match &p1 {
+                Some(d) => load(&warehouse, peer_file(&format!("{d}/customers_v2.parquet")).await?.into_iter()).await?,
+                None => load(&warehouse, generated(n, true)).await?,
+            };
+            println!(
+                "prepared ({}): v1 {v1} rows, snapshot {acked} rows, v2 {v2} rows in {:.1}s",
+                p1.as_deref().unwrap_or("generated"),
+                t.elapsed().as_secs_f64()
+            );
+            let status = std::process::Command::new(std::env::current_exe()?)
+                .env("LOCKSTEP_BENCH_DIFF_WAREHOUSE", dir.path())
+                .status()?;
+            anyhow::ensure!(status.success(), "the diff process failed: {status}");
+            return Ok(());
+        }
         reset_peak();
         let t = Instant::now();
         let d = diff(&warehouse, &spec).await?;

@@ -29,7 +29,7 @@ mod common;
 use common::{env_usize, peak_mib, reset_peak};
 
 /// Orders rendered and landed per commit.
-const CHUNK: usize = 200_000;
+const CHUNK: usize = 25_000;
 
 /// Land `records` of `resource` into `raw_shop.*`, one append per entity.
 async fn land(
