@@ -54,7 +54,7 @@ pub(crate) fn shopify(handle: &SandboxHandle) -> ShopifySource {
     ShopifySource::new("shop", client)
 }
 
-fn warehouse(dir: &std::path::Path) -> Warehouse {
+pub(crate) fn warehouse(dir: &std::path::Path) -> Warehouse {
     Warehouse::open(
         Location::parse("file://./wh", dir).unwrap(),
         &BTreeMap::new(),
@@ -62,7 +62,7 @@ fn warehouse(dir: &std::path::Path) -> Warehouse {
     .unwrap()
 }
 
-async fn query(wh: &Warehouse, sql: &str) -> Vec<arrow::array::RecordBatch> {
+pub(crate) async fn query(wh: &Warehouse, sql: &str) -> Vec<arrow::array::RecordBatch> {
     wh.session()
         .await
         .unwrap()
@@ -452,7 +452,6 @@ fn backfill_cmd(dir: &std::path::Path, token: &str) -> std::process::Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_killed_mid_way_resumes_to_the_same_records() {
-    use std::io::{BufRead, BufReader};
     let handle = sandbox(60, 400, |c| c.shopify.bucket.size = 0).await;
     let token = handle.credentials.shopify_access_token.clone();
 
@@ -472,26 +471,12 @@ async fn backfill_killed_mid_way_resumes_to_the_same_records() {
 
     // The same backfill, SIGKILLed before its 30th commit (a few windows in).
     let crashed = project_for(&handle);
-    let mut child = backfill_cmd(crashed.path(), &token)
-        .env("LOCKSTEP_FAILPOINT", "warehouse.before_commit:pause@30")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let reached = tokio::task::spawn_blocking(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .any(|l| l.contains("failpoint warehouse.before_commit reached"))
-    });
-    let reached = tokio::time::timeout(Duration::from_secs(120), reached)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(reached, "the backfill never reached the failpoint");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    crate::support::kill_at_commit_failpoint(
+        backfill_cmd(crashed.path(), &token)
+            .env("LOCKSTEP_FAILPOINT", "warehouse.before_commit:pause@30"),
+        "the backfill",
+    )
+    .await;
     let wh = Warehouse::open(
         Location::parse("file://./warehouse", crashed.path()).unwrap(),
         &BTreeMap::new(),

@@ -15,7 +15,7 @@ use lockstep::extract::{EntitySchema, Source, backfill};
 use lockstep::sandbox::{SandboxConfig, SandboxHandle};
 use lockstep::warehouse::{Location, Warehouse};
 
-use crate::extract::{project_for, sandbox, shopify};
+use crate::extract::{project_for, query, sandbox, shopify, warehouse};
 
 /// Every table the orders stream lands.
 const ORDER_TABLES: [&EntitySchema; 6] = [
@@ -61,14 +61,6 @@ fn source(handle: &SandboxHandle) -> ShopifySource {
     shopify(handle).with_polling(fast_polling())
 }
 
-fn warehouse(dir: &std::path::Path) -> Warehouse {
-    Warehouse::open(
-        Location::parse("file://./wh", dir).unwrap(),
-        &BTreeMap::new(),
-    )
-    .unwrap()
-}
-
 fn options(bulk: bool, window_days: i64) -> backfill::Options {
     backfill::Options {
         from: chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z")
@@ -88,18 +80,6 @@ async fn backfill(wh: &Warehouse, source: &dyn Source, stream: &str, o: backfill
         .await
         .unwrap();
     reports[0].windows_landed
-}
-
-async fn query(wh: &Warehouse, sql: &str) -> Vec<arrow::array::RecordBatch> {
-    wh.session()
-        .await
-        .unwrap()
-        .sql(sql)
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap()
 }
 
 /// The first column of a query, as text, one entry per row.
@@ -313,7 +293,6 @@ fn cli_warehouse(dir: &std::path::Path) -> Warehouse {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_bulk_backfill_then_rerun_lands_the_same_set() {
-    use std::io::{BufRead, BufReader};
     let handle = store(60, 500, |_| {}).await;
     let token = handle.credentials.shopify_access_token.clone();
 
@@ -332,29 +311,14 @@ async fn sigkill_mid_bulk_backfill_then_rerun_lands_the_same_set() {
     // window half landed), once later.
     let crashed = project_for(&handle);
     for nth in [9, 23] {
-        let mut child = backfill_cmd(crashed.path(), &token)
-            .env(
+        crate::support::kill_at_commit_failpoint(
+            backfill_cmd(crashed.path(), &token).env(
                 "LOCKSTEP_FAILPOINT",
                 format!("warehouse.before_commit:pause@{nth}"),
-            )
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let reached = tokio::task::spawn_blocking(move || {
-            BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-                .any(|l| l.contains("failpoint warehouse.before_commit reached"))
-        });
-        let reached = tokio::time::timeout(Duration::from_secs(120), reached)
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(reached, "the backfill never reached commit {nth}");
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+            ),
+            &format!("the backfill (commit {nth})"),
+        )
+        .await;
         let wh = cli_warehouse(crashed.path());
         let partial = count(&wh, "SELECT count(*) FROM raw_shop.orders").await;
         assert!(

@@ -120,3 +120,29 @@ pub fn text_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     }
     out
 }
+
+/// Start `cmd` with its stderr piped, wait (up to 2 min) until it reports reaching
+/// the commit failpoint `LOCKSTEP_FAILPOINT=warehouse.before_commit:pause@N` set on
+/// it, then SIGKILL it there. Panics naming `what` when it never gets there.
+pub async fn kill_at_commit_failpoint(cmd: &mut std::process::Command, what: &str) {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let reached = tokio::task::spawn_blocking(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("failpoint warehouse.before_commit reached"))
+    });
+    let reached = tokio::time::timeout(std::time::Duration::from_secs(120), reached)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(reached, "{what} never reached the failpoint");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}

@@ -4,11 +4,13 @@
 //! with `+` ignore it. Unparseable or invalid numbers, and unknown regions for
 //! national formats, are NULL so they never link two people.
 //!
-//! Parsing is the expensive part and customer tables repeat numbers (one per order
-//! row), so each batch parses every distinct (phone, region) once.
+//! Parsing is the expensive part (tens of microseconds a number) and order tables
+//! repeat each customer's number on every order, far apart, so results are kept in
+//! a process-wide cache shared by every batch, model and thread; it is emptied when
+//! it reaches `CACHE_LIMIT` entries, which bounds its memory.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use arrow::array::StringArray;
 use arrow::datatypes::DataType;
@@ -29,6 +31,29 @@ pub fn e164(raw: &str, region: Option<&str>) -> Option<String> {
     number
         .is_valid()
         .then(|| number.format().mode(Mode::E164).to_string())
+}
+
+/// Most (phone, region) results the cache holds before it starts over.
+const CACHE_LIMIT: usize = 2_000_000;
+
+type Cache = HashMap<(Box<str>, Option<Box<str>>), Option<Arc<str>>>;
+
+static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// [`e164`] through the process-wide cache. Numbers not cached yet are parsed
+/// outside the lock, so threads never wait on each other's parsing.
+fn e164_cached(raw: &str, region: Option<&str>) -> Option<Arc<str>> {
+    let key = (Box::<str>::from(raw), region.map(Box::<str>::from));
+    if let Some(hit) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return hit.clone();
+    }
+    let parsed: Option<Arc<str>> = e164(raw, region).map(Arc::from);
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= CACHE_LIMIT {
+        cache.clear();
+    }
+    cache.insert(key, parsed.clone());
+    parsed
 }
 
 /// The `e164` scalar UDF.
@@ -68,15 +93,15 @@ impl ScalarUDFImpl for E164 {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let phones = super::utf8_arg(&args.args, 0, args.number_rows)?;
         let regions = super::utf8_arg(&args.args, 1, args.number_rows)?;
-        let mut cache: HashMap<(&str, Option<&str>), Option<String>> = HashMap::new();
+        // Within a batch, distinct values first: one cache look-up each.
+        let mut seen: HashMap<(&str, Option<&str>), Option<Arc<str>>> = HashMap::new();
         let out: StringArray = phones
             .iter()
             .zip(regions.iter())
             .map(|(phone, region)| {
                 let phone = phone?;
-                cache
-                    .entry((phone, region))
-                    .or_insert_with(|| e164(phone, region))
+                seen.entry((phone, region))
+                    .or_insert_with(|| e164_cached(phone, region))
                     .clone()
             })
             .collect();
