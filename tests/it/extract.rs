@@ -429,7 +429,12 @@ pub(crate) fn project_for(handle: &SandboxHandle) -> tempfile::TempDir {
     dir
 }
 
-fn backfill_cmd(dir: &std::path::Path, token: &str) -> std::process::Command {
+/// `lockstep backfill shop --entity orders` over 2024–2026 in `window`-long windows.
+pub(crate) fn backfill_orders_cmd(
+    dir: &std::path::Path,
+    token: &str,
+    window: &str,
+) -> std::process::Command {
     let mut cmd = std::process::Command::new(crate::support::lockstep_bin());
     cmd.arg("--project")
         .arg(dir)
@@ -443,11 +448,15 @@ fn backfill_cmd(dir: &std::path::Path, token: &str) -> std::process::Command {
             "--to",
             "2027-01-01",
             "--window",
-            "60d",
+            window,
         ])
         .env("SHOPIFY_ACCESS_TOKEN", token)
         .env_remove("LOCKSTEP_FAILPOINT");
     cmd
+}
+
+fn backfill_cmd(dir: &std::path::Path, token: &str) -> std::process::Command {
+    backfill_orders_cmd(dir, token, "60d")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

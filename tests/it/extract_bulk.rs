@@ -252,24 +252,8 @@ async fn bulk_rows_equal_rest_rows_for_the_same_store() {
 }
 
 fn backfill_cmd(dir: &std::path::Path, token: &str) -> std::process::Command {
-    let mut cmd = std::process::Command::new(crate::support::lockstep_bin());
-    cmd.arg("--project")
-        .arg(dir)
-        .args([
-            "backfill",
-            "shop",
-            "--entity",
-            "orders",
-            "--from",
-            "2024-01-01",
-            "--to",
-            "2027-01-01",
-            "--window",
-            "45d",
-            "--json",
-        ])
-        .env("SHOPIFY_ACCESS_TOKEN", token)
-        .env_remove("LOCKSTEP_FAILPOINT");
+    let mut cmd = crate::extract::backfill_orders_cmd(dir, token, "45d");
+    cmd.arg("--json");
     cmd
 }
 
