@@ -246,6 +246,16 @@ async fn full_extract_lands_exactly_the_sandbox_records_then_only_changes() {
     handle.shutdown().await;
 }
 
+/// The chaos: 10% 429, 5% 5xx, 3% timeouts of 4 s, from `seed`.
+pub(crate) fn storm(c: &mut SandboxConfig, seed: u64) {
+    c.chaos.error_429 = 0.10;
+    c.chaos.error_500 = 0.03;
+    c.chaos.error_503 = 0.02;
+    c.chaos.timeout_rate = 0.03;
+    c.chaos.timeout_secs = 4.0;
+    c.chaos.seed = seed;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_changes_nothing_in_the_landed_data() {
     let calm = sandbox(80, 300, |_| {}).await;
@@ -253,15 +263,7 @@ async fn chaos_changes_nothing_in_the_landed_data() {
     let calm_wh = warehouse(calm_dir.path());
     extract_all(&calm_wh, &shopify(&calm), Duration::from_secs(3600)).await;
 
-    let stormy = sandbox(80, 300, |c| {
-        c.chaos.error_429 = 0.10;
-        c.chaos.error_500 = 0.03;
-        c.chaos.error_503 = 0.02;
-        c.chaos.timeout_rate = 0.03;
-        c.chaos.timeout_secs = 4.0;
-        c.chaos.seed = 11;
-    })
-    .await;
+    let stormy = sandbox(80, 300, |c| storm(c, 11)).await;
     let dir = tempfile::tempdir().unwrap();
     let wh = warehouse(dir.path());
     let source = shopify(&stormy).with_page_size(50);

@@ -474,15 +474,7 @@ async fn chaos_lands_identical_data_through_bulk() {
         backfill(&calm_wh, &calm_source, stream, options(true, 180)).await;
     }
 
-    let stormy = store(60, 300, |c| {
-        c.chaos.error_429 = 0.10;
-        c.chaos.error_500 = 0.03;
-        c.chaos.error_503 = 0.02;
-        c.chaos.timeout_rate = 0.03;
-        c.chaos.timeout_secs = 4.0;
-        c.chaos.seed = 5;
-    })
-    .await;
+    let stormy = store(60, 300, |c| crate::extract::storm(c, 5)).await;
     let dir = tempfile::tempdir().unwrap();
     let wh = warehouse(dir.path());
     let source = source(&stormy);
