@@ -83,6 +83,38 @@ fn text(r: &DemoReport) -> String {
             m.model, m.seconds
         ));
     }
+    if r.tests.run > 0 {
+        out.push_str(&format!(
+            "data tests: {} run, {} failed\n",
+            r.tests.run, r.tests.failed
+        ));
+    }
+    if !r.syncs.is_empty() {
+        out.push_str("synced\n");
+    }
+    for s in &r.syncs {
+        let p = &s.planned;
+        out.push_str(&format!(
+            "  {:<18} → {:<30} {} acked, {} rejected ({} create, {} update, {} delete) in {:.1}s  {} API calls, {} × 429, {} retries\n",
+            s.sync, s.destination, s.acked, s.rejected, p.creates, p.updates, p.deletes, s.seconds,
+            s.api.requests, s.api.throttled, s.api.retries
+        ));
+    }
+    let fidelity = |label: &str, f: &Option<crate::audit::Fidelity>| {
+        f.as_ref().map(|f| {
+            format!(
+                "record fidelity {label}: {:.1}% ({} of {} customers match on spend, last order date, order count and primary tag; {} in the CRM)\n",
+                f.percent, f.matched, f.sampled, f.in_crm
+            )
+        })
+    };
+    out.extend(fidelity("before sync", &r.fidelity_before));
+    out.extend(fidelity("after sync ", &r.fidelity_after));
+    if let Some(calls) = r.resync_write_calls {
+        out.push_str(&format!(
+            "second sync of the unchanged model: {calls} write calls\n"
+        ));
+    }
     out.push_str(&format!(
         "sandbox served {} requests, {} of them 429\ndone in {:.1}s; explore: lockstep --project {} sql \"SELECT count(*) FROM raw_shop.orders\"\n",
         r.requests_served, r.throttled_served, r.seconds, r.project

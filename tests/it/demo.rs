@@ -140,3 +140,33 @@ fn demo_builds_the_default_models_on_what_it_extracted() {
     assert_eq!(after, 100.0, "{}", report["fidelity_after"]);
     assert_eq!(report["resync_write_calls"], 0);
 }
+
+/// Without `--json` the report says the same on a terminal: syncs, fidelity before
+/// and after, and the cost of a second sync.
+#[test]
+fn demo_text_report_shows_syncs_and_fidelity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let out = Command::new(crate::support::lockstep_bin())
+        .args(["demo", "--customers", "60", "--orders", "200", "--dir"])
+        .arg(tmp.path().join("demo"))
+        .arg("--models")
+        .arg(&models)
+        .output()
+        .unwrap();
+    let text = crate::support::stdout_ok(&out);
+    for expected in [
+        "data tests: ",
+        "hubspot_contacts",
+        "klaviyo_profiles",
+        "record fidelity before sync: ",
+        "record fidelity after sync : 100.0%",
+        "second sync of the unchanged model: 0 write calls",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    assert!(text.contains(", 0 failed"), "{text}");
+}
