@@ -90,7 +90,7 @@ async fn pairs(wh: &Warehouse, sql: &str) -> BTreeSet<(String, String)> {
     out
 }
 
-async fn scalar_i64(wh: &Warehouse, sql: &str) -> i64 {
+pub(crate) async fn scalar_i64(wh: &Warehouse, sql: &str) -> i64 {
     let b = query(wh, sql).await;
     let c = arrow::compute::cast(b[0].column(0), &arrow::datatypes::DataType::Int64).unwrap();
     c.as_primitive::<arrow::datatypes::Int64Type>().value(0)

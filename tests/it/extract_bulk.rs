@@ -15,7 +15,7 @@ use lockstep::extract::{EntitySchema, Source, backfill};
 use lockstep::sandbox::{SandboxConfig, SandboxHandle};
 use lockstep::warehouse::{Location, Warehouse};
 
-use crate::extract::{project_for, query, sandbox, shopify, warehouse};
+use crate::extract::{project_for, query, sandbox, scalar_i64, shopify, warehouse};
 
 /// Every table the orders stream lands.
 const ORDER_TABLES: [&EntitySchema; 6] = [
@@ -97,10 +97,6 @@ async fn texts(wh: &Warehouse, sql: &str) -> Vec<String> {
         }
     }
     out
-}
-
-async fn count(wh: &Warehouse, sql: &str) -> i64 {
-    texts(wh, sql).await[0].parse().unwrap()
 }
 
 /// Every row of `table` as one text: its typed columns (gaps left out, or every
@@ -201,7 +197,7 @@ async fn bulk_backfill_lands_exactly_the_sandbox_records() {
         assert_eq!(&landed, want, "{table}: exactly the sandbox's ids");
         assert!(!want.is_empty(), "{table}: the store has some");
     }
-    let landed_refunds = count(
+    let landed_refunds = scalar_i64(
         &wh,
         "SELECT CAST(sum(amount) * 100 AS BIGINT) FROM raw_shop.refund_transactions WHERE kind = 'refund' AND status = 'success'",
     )
@@ -304,7 +300,7 @@ async fn sigkill_mid_bulk_backfill_then_rerun_lands_the_same_set() {
         )
         .await;
         let wh = cli_warehouse(crashed.path());
-        let partial = count(&wh, "SELECT count(*) FROM raw_shop.orders").await;
+        let partial = scalar_i64(&wh, "SELECT count(*) FROM raw_shop.orders").await;
         assert!(
             partial > 0 && partial < 500,
             "killed mid-way: {partial} orders landed"
@@ -331,7 +327,7 @@ async fn sigkill_mid_bulk_backfill_then_rerun_lands_the_same_set() {
         );
     }
     assert_eq!(
-        count(&wh, "SELECT count(*) FROM raw_shop.orders").await,
+        scalar_i64(&wh, "SELECT count(*) FROM raw_shop.orders").await,
         500
     );
     handle.shutdown().await;
@@ -348,7 +344,7 @@ async fn a_failing_bulk_job_shrinks_the_window_down_to_a_clear_failure() {
     let windows = backfill(&wh, &source, "orders", options(true, 3653)).await;
     assert!(windows >= 2, "the window was split: {windows}");
     assert_eq!(
-        count(&wh, "SELECT count(*) FROM raw_shop.orders").await,
+        scalar_i64(&wh, "SELECT count(*) FROM raw_shop.orders").await,
         400
     );
     let ids: BTreeSet<String> = texts(&wh, "SELECT id FROM raw_shop.orders")
