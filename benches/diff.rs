@@ -9,6 +9,8 @@
 //! `customers_v1.parquet` and `customers_v2.parquet` (same data as the peers); else
 //! generated here with the same shape and change rates. Size of generated data:
 //! `LOCKSTEP_BENCH_ROWS` (default 10,000,000).
+//! `LOCKSTEP_BENCH_DIFF_KEEP=DIR` prepares into DIR once and reuses it on later runs
+//! (delete DIR after changing the snapshot format).
 //! Run: `cargo bench --bench diff`. Target: ≤ 8 s and ≤ 2 GiB.
 
 use std::collections::BTreeMap;
@@ -218,6 +220,15 @@ async fn peer_file(path: &str) -> anyhow::Result<Vec<RecordBatch>> {
     Ok(out)
 }
 
+/// Run the diff in a child process over the warehouse prepared under `root`.
+fn run_child(root: &std::path::Path) -> anyhow::Result<()> {
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .env("LOCKSTEP_BENCH_DIFF_WAREHOUSE", root)
+        .status()?;
+    anyhow::ensure!(status.success(), "the diff process failed: {status}");
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     // Phase timings of the diff: RUST_LOG=lockstep::diff=debug.
     tracing_subscriber::fmt()
@@ -232,7 +243,9 @@ fn main() -> anyhow::Result<()> {
         // memory is its own, not what preparing 2 × 10M rows left in this heap.
         let prepared = std::env::var("LOCKSTEP_BENCH_DIFF_WAREHOUSE").ok();
         let dir = tempfile::tempdir()?;
-        let root = prepared.as_deref().map_or(dir.path(), std::path::Path::new);
+        let keep = std::env::var("LOCKSTEP_BENCH_DIFF_KEEP").ok().map(std::path::PathBuf::from);
+        let parent_root = keep.as_deref().unwrap_or(dir.path());
+        let root = prepared.as_deref().map_or(parent_root, std::path::Path::new);
         let warehouse = Warehouse::open(Location::parse("file://./wh", root)?, &BTreeMap::new())?;
         let spec = SyncSpec {
             name: "bench".into(),
@@ -244,6 +257,10 @@ fn main() -> anyhow::Result<()> {
             mode: Mode::Mirror { clear: false },
         };
         if prepared.is_none() {
+            if keep.as_ref().is_some_and(|k| k.join("prepared").exists()) {
+                println!("prepared: reusing {}", parent_root.display());
+                return run_child(parent_root);
+            }
             let p1 = std::env::var("LOCKSTEP_BENCH_P1_DIR").ok();
             let n = env_u64("LOCKSTEP_BENCH_ROWS", 10_000_000);
             let t = Instant::now();
@@ -261,11 +278,8 @@ fn main() -> anyhow::Result<()> {
                 p1.as_deref().unwrap_or("generated"),
                 t.elapsed().as_secs_f64()
             );
-            let status = std::process::Command::new(std::env::current_exe()?)
-                .env("LOCKSTEP_BENCH_DIFF_WAREHOUSE", dir.path())
-                .status()?;
-            anyhow::ensure!(status.success(), "the diff process failed: {status}");
-            return Ok(());
+            std::fs::write(parent_root.join("prepared"), "")?;
+            return run_child(parent_root);
         }
         reset_peak();
         let t = Instant::now();

@@ -134,9 +134,12 @@ pub fn for_each_text(
         }
         DataType::Decimal128(precision, scale) => {
             let a: &Decimal128Array = column.as_primitive::<Decimal128Type>();
+            let mut buf = Vec::with_capacity(48);
             for i in 0..a.len() {
                 if a.is_null(i) {
                     f(i, None);
+                } else if decimal_text(a.value(i), *scale, &mut buf) {
+                    f(i, Some(&buf));
                 } else {
                     let text = Decimal128Type::format_decimal(a.value(i), *precision, *scale);
                     f(i, Some(text.as_bytes()));
@@ -196,6 +199,34 @@ pub fn for_each_text(
         }
     }
     Ok(())
+}
+
+/// `value` at `scale` as Arrow prints a decimal (`-0.05`, `123.40`, `7`), into a
+/// reused buffer rather than a new string per value. False for a negative scale,
+/// which the caller leaves to Arrow.
+fn decimal_text(value: i128, scale: i8, buf: &mut Vec<u8>) -> bool {
+    let Ok(scale) = usize::try_from(scale) else {
+        return false;
+    };
+    let mut digits = itoa::Buffer::new();
+    let text = digits.format(value.unsigned_abs()).as_bytes();
+    buf.clear();
+    if value < 0 {
+        buf.push(b'-');
+    }
+    if scale == 0 {
+        buf.extend_from_slice(text);
+    } else if text.len() > scale {
+        let (whole, fraction) = text.split_at(text.len() - scale);
+        buf.extend_from_slice(whole);
+        buf.push(b'.');
+        buf.extend_from_slice(fraction);
+    } else {
+        buf.extend_from_slice(b"0.");
+        buf.resize(buf.len() + scale - text.len(), b'0');
+        buf.extend_from_slice(text);
+    }
+    true
 }
 
 fn is_utc(tz: &str) -> bool {
@@ -380,8 +411,28 @@ mod tests {
                 Some(i32::MAX),
             ])),
             Arc::new(
-                Decimal128Array::from(vec![Some(-5), Some(12_340), None, Some(-123_456), Some(0)])
-                    .with_precision_and_scale(18, 2)
+                Decimal128Array::from(vec![
+                    Some(-5),
+                    Some(12_340),
+                    None,
+                    Some(-123_456),
+                    Some(0),
+                    Some(-100),
+                    Some(99),
+                    Some(10_i128.pow(37)),
+                    Some(-(10_i128.pow(38) - 1)),
+                ])
+                .with_precision_and_scale(38, 2)
+                .unwrap(),
+            ),
+            Arc::new(
+                Decimal128Array::from(vec![Some(-5), Some(0), Some(1_234_567), None])
+                    .with_precision_and_scale(20, 0)
+                    .unwrap(),
+            ),
+            Arc::new(
+                Decimal128Array::from(vec![Some(-5), Some(0), Some(1_234_567), Some(-7_000_000)])
+                    .with_precision_and_scale(20, 6)
                     .unwrap(),
             ),
             Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),

@@ -4,11 +4,12 @@
 //! per-field fingerprints so an update carries exactly the fields that changed.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 
-use super::scan::ModelScan;
-use super::snapshot::{self, KeySet};
+use super::scan::{ModelScan, Prints};
+use super::snapshot::{self, Index, KeySet};
 use super::{Change, DiffError, Mode, Op, SyncSpec};
 use crate::warehouse::Warehouse;
 
@@ -58,22 +59,31 @@ const EXAMPLES: usize = 3;
 /// sending anything — for a destination loaded by other means (an import, an earlier
 /// tool) and for benchmarks. Returns the rows recorded.
 pub async fn baseline(warehouse: &Warehouse, spec: &SyncSpec) -> Result<u64, DiffError> {
-    let mut scan = ModelScan::open(warehouse, spec).await?;
+    let mut results = ModelScan::open(warehouse, spec)
+        .await?
+        .stream(|prints| {
+            let all: Vec<usize> = (0..prints.len()).collect();
+            let texts = prints.texts(&all)?;
+            Ok(texts
+                .into_iter()
+                .enumerate()
+                .filter_map(|(row, text)| {
+                    Some(snapshot::Ack {
+                        key: text.key?,
+                        dest_id: None,
+                        row_hash: prints.row_hash(row),
+                        field_hashes: prints.field_hashes(row).to_vec(),
+                        deleted: false,
+                        plan_id: "baseline".into(),
+                    })
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
     let fields = spec.field_names();
     let (mut acks, mut rows) = (Vec::new(), 0u64);
-    while let Some(prints) = scan.next().await? {
-        let all: Vec<usize> = (0..prints.len()).collect();
-        for (row, text) in prints.texts(&all)?.into_iter().enumerate() {
-            let Some(key) = text.key else { continue };
-            acks.push(snapshot::Ack {
-                key,
-                dest_id: None,
-                row_hash: prints.row_hash(row),
-                field_hashes: prints.field_hashes(row).to_vec(),
-                deleted: false,
-                plan_id: "baseline".into(),
-            });
-        }
+    while let Some(batch) = results.next().await? {
+        acks.extend(batch);
         if acks.len() >= 1_000_000 {
             rows += acks.len() as u64;
             snapshot::append(warehouse, &spec.name, &fields, &acks).await?;
@@ -85,65 +95,103 @@ pub async fn baseline(warehouse: &Warehouse, spec: &SyncSpec) -> Result<u64, Dif
     Ok(rows)
 }
 
-/// Diff `spec`'s model against its snapshot.
-pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffError> {
-    let mut scan = ModelScan::open(warehouse, spec).await?;
-    let model_version = scan.version;
-    let started = std::time::Instant::now();
-    let mut index = snapshot::index(warehouse, &spec.name).await?;
-    tracing::debug!(sync = %spec.name, keys = index.entries.len(), secs = started.elapsed().as_secs_f64(), "diff: snapshot index read");
+/// What classifying model batches found; batches are classified on worker threads
+/// and their results added up in order.
+#[derive(Default)]
+struct Classified {
+    model_rows: u64,
+    unchanged: u64,
+    pending: Vec<Pending>,
+    null_keys: u64,
+    null_examples: Vec<String>,
+    dup_keys: u64,
+    dup_examples: Vec<String>,
+    /// Index locations of the snapshot keys this batch has, marked seen by the
+    /// caller: an atomic read-modify-write per row on the workers would stall
+    /// the prefetched lookups that follow it.
+    marks: Vec<u64>,
+}
 
-    let mut counts = Counts::default();
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut new_keys = KeySet::default();
-    let (mut null_keys, mut null_examples) = (0u64, Vec::new());
-    let (mut dup_keys, mut dup_examples) = (0u64, Vec::new());
+impl Classified {
+    fn absorb(&mut self, other: Classified) {
+        self.model_rows += other.model_rows;
+        self.unchanged += other.unchanged;
+        self.pending.extend(other.pending);
+        self.null_keys += other.null_keys;
+        self.dup_keys += other.dup_keys;
+        for (mine, theirs) in [
+            (&mut self.null_examples, other.null_examples),
+            (&mut self.dup_examples, other.dup_examples),
+        ] {
+            let room = EXAMPLES.saturating_sub(mine.len());
+            mine.extend(theirs.into_iter().take(room));
+        }
+    }
+}
 
-    while let Some(prints) = scan.next().await? {
-        // Rows of this batch that differ (row, key hash, existed) and the first
-        // rows with a NULL or repeated key, turned into text once per batch.
+/// Classifies model batches against the snapshot index, shared by the workers.
+struct Classifier {
+    spec: SyncSpec,
+    index: Arc<Index>,
+    /// Keys the snapshot does not have, to catch a new key the model repeats.
+    new_keys: Mutex<KeySet>,
+}
+
+impl Classifier {
+    fn classify(&self, prints: Prints) -> Result<Classified, DiffError> {
+        let mut out = Classified::default();
+        // Rows that differ (row, key hash, existed) and the first rows with a NULL
+        // or repeated key; only those are turned into text.
         let mut changed: Vec<(usize, u128, bool)> = Vec::new();
         let (mut null_rows, mut dup_rows) = (Vec::new(), Vec::new());
         for row in 0..prints.len() {
-            counts.model_rows += 1;
+            out.model_rows += 1;
             if !prints.has_key(row) {
-                null_keys += 1;
-                if null_examples.len() + null_rows.len() < EXAMPLES {
+                out.null_keys += 1;
+                if null_rows.len() < EXAMPLES {
                     null_rows.push(row);
                 }
                 continue;
             }
-            let rh = prints.row_hash(row);
+            if let Some(ahead) = prints.key_hash_at(row + snapshot::PREFETCH) {
+                self.index.prefetch(ahead);
+            }
             let kh = prints.key_hash(row);
-            let existed = match index.entries.get_mut(&kh) {
-                Some(e) if e.seen => None,
+            let existed = match self.index.get(kh) {
                 Some(e) => {
-                    e.seen = true;
-                    if !e.deleted && e.row_hash == rh {
-                        counts.unchanged += 1;
+                    out.marks.push(self.index.locate(kh, &e));
+                    if !e.deleted && e.row_hash == prints.row_hash(row) {
+                        out.unchanged += 1;
                         continue;
                     }
                     Some(!e.deleted)
                 }
-                None => new_keys.insert(kh).then_some(false),
+                None => self
+                    .new_keys
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(kh)
+                    .then_some(false),
             };
             match existed {
                 Some(existed) => changed.push((row, kh, existed)),
                 None => {
-                    dup_keys += 1;
-                    if dup_examples.len() + dup_rows.len() < EXAMPLES {
+                    out.dup_keys += 1;
+                    if dup_rows.len() < EXAMPLES {
                         dup_rows.push(row);
                     }
                 }
             }
         }
         for text in prints.texts(&null_rows)? {
-            null_examples.push(describe_row(spec, |f| text.values[f].as_deref()));
+            out.null_examples
+                .push(describe_row(&self.spec, |f| text.values[f].as_deref()));
         }
-        dup_examples.extend(prints.texts(&dup_rows)?.into_iter().filter_map(|t| t.key));
+        out.dup_examples
+            .extend(prints.texts(&dup_rows)?.into_iter().filter_map(|t| t.key));
         let rows: Vec<usize> = changed.iter().map(|c| c.0).collect();
         for ((row, hash, existed), text) in changed.into_iter().zip(prints.texts(&rows)?) {
-            pending.push(Pending {
+            out.pending.push(Pending {
                 key: text.key.unwrap_or_default(),
                 hash,
                 existed,
@@ -152,7 +200,57 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
                 row_hash: prints.row_hash(row),
             });
         }
+        Ok(out)
     }
+}
+
+/// Diff `spec`'s model against its snapshot.
+pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffError> {
+    // Opened first so that a sync that does not fit its model fails before the
+    // snapshot is read.
+    let scan = ModelScan::open(warehouse, spec).await?;
+    let model_version = scan.version;
+    let started = std::time::Instant::now();
+    let index = Arc::new(snapshot::index(warehouse, &spec.name).await?);
+    tracing::debug!(sync = %spec.name, keys = index.len(), secs = started.elapsed().as_secs_f64(), "diff: snapshot index read");
+
+    let classifier = Arc::new(Classifier {
+        spec: spec.clone(),
+        index: index.clone(),
+        new_keys: Mutex::new(KeySet::default()),
+    });
+    let mut results = scan
+        .stream(move |prints| classifier.classify(prints))
+        .await?;
+    let mut found = Classified::default();
+    // Snapshot keys the model repeats: found when marking them seen a second time.
+    let mut repeated = KeySet::default();
+    while let Some(mut batch) = results.next().await? {
+        for at in std::mem::take(&mut batch.marks) {
+            if index.mark_seen(at) {
+                batch.dup_keys += 1;
+                if repeated.len() < EXAMPLES {
+                    repeated.insert(index.key_at(at));
+                }
+            }
+        }
+        found.absorb(batch);
+    }
+    let Classified {
+        model_rows,
+        unchanged,
+        mut pending,
+        null_keys,
+        null_examples,
+        dup_keys,
+        mut dup_examples,
+        ..
+    } = found;
+    let mut counts = Counts {
+        model_rows,
+        unchanged,
+        ..Counts::default()
+    };
     if null_keys > 0 {
         return Err(DiffError::Keys {
             sync: spec.name.clone(),
@@ -165,6 +263,9 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
         });
     }
     if dup_keys > 0 {
+        let known = snapshot::details(warehouse, &spec.name, repeated).await?;
+        dup_examples.extend(known.into_values().map(|d| d.key));
+        dup_examples.truncate(EXAMPLES);
         return Err(DiffError::Keys {
             sync: spec.name.clone(),
             problem: format!(
@@ -188,14 +289,13 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
     if mirror_clear.is_some() {
         wanted.extend(
             index
-                .entries
                 .iter()
-                .filter(|(_, e)| !e.seen && !e.deleted)
-                .map(|(k, _)| *k),
+                .filter(|(k, e)| !index.seen(*k, e) && !e.deleted)
+                .map(|(k, _)| k),
         );
     }
-    tracing::debug!(sync = %spec.name, rows = counts.model_rows, changed = pending.len(), secs = started.elapsed().as_secs_f64(), "diff: model fingerprinted and classified");
-    let details = snapshot::details(warehouse, &spec.name, &wanted).await?;
+    tracing::debug!(sync = %spec.name, rows = model_rows, changed = pending.len(), secs = started.elapsed().as_secs_f64(), "diff: model fingerprinted and classified");
+    let details = snapshot::details(warehouse, &spec.name, wanted).await?;
     tracing::debug!(sync = %spec.name, keys = details.len(), secs = started.elapsed().as_secs_f64(), "diff: snapshot details read");
 
     let mut changes = Vec::with_capacity(pending.len());
@@ -255,10 +355,9 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
     }
     if let Some(clear) = mirror_clear {
         let mut gone: Vec<&snapshot::Detail> = index
-            .entries
             .iter()
-            .filter(|(_, e)| !e.seen && !e.deleted)
-            .filter_map(|(k, _)| details.get(k))
+            .filter(|(k, e)| !index.seen(*k, e) && !e.deleted)
+            .filter_map(|(k, _)| details.get(&k))
             .collect();
         gone.sort_by(|a, b| a.key.cmp(&b.key));
         for d in gone {
@@ -278,7 +377,6 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
             });
         }
     }
-    index.entries.clear();
     Ok(Diff {
         changes,
         counts,

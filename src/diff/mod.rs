@@ -10,7 +10,9 @@
 //! streaming read of each table and produces an empty plan.
 
 pub mod canonical;
+mod columns;
 mod compute;
+mod key_table;
 pub mod plan;
 mod scan;
 pub mod snapshot;

@@ -54,6 +54,11 @@ impl Prints {
         self.keys[row]
     }
 
+    /// The key fingerprint of `row`, if the batch has that row (0 for a NULL key).
+    pub fn key_hash_at(&self, row: usize) -> Option<u128> {
+        self.keys.get(row).copied()
+    }
+
     /// The row fingerprint over all mapped fields.
     pub fn row_hash(&self, row: usize) -> u64 {
         self.rows[row]
@@ -138,10 +143,17 @@ fn fingerprint(batch: RecordBatch, layout: Arc<Layout>) -> Result<Prints, DiffEr
     })
 }
 
+/// A model opened for a diff: its key and mapped columns checked, not read yet.
 pub(super) struct ModelScan {
-    stream: BoxStream<'static, Result<Prints, DiffError>>,
+    df: datafusion::prelude::DataFrame,
+    layout: Arc<Layout>,
     /// Delta version of the model read.
     pub version: u64,
+}
+
+/// The per-batch results of [`ModelScan::stream`], in the model's order.
+pub(super) struct ScanResults<T> {
+    stream: BoxStream<'static, Result<T, DiffError>>,
 }
 
 impl ModelScan {
@@ -183,7 +195,7 @@ impl ModelScan {
             }
         }
         let column_refs: Vec<&str> = columns.iter().map(String::as_str).collect();
-        let batches = df.select_columns(&column_refs)?.execute_stream().await?;
+        let df = df.select_columns(&column_refs)?;
         let layout = Arc::new(Layout {
             field_pos: spec
                 .fields
@@ -193,23 +205,42 @@ impl ModelScan {
             names: spec.fields.iter().map(|m| name_hash(&m.field)).collect(),
             columns,
         });
+        Ok(ModelScan {
+            df,
+            layout,
+            version,
+        })
+    }
+
+    /// Read the model: each batch is fingerprinted and handed to `work` on the
+    /// blocking pool, two batches at a time, so that both the fingerprinting and
+    /// what the caller does with it (classifying, making text) use both cores.
+    pub async fn stream<T, W>(self, work: W) -> Result<ScanResults<T>, DiffError>
+    where
+        T: Send + 'static,
+        W: Fn(Prints) -> Result<T, DiffError> + Send + Sync + 'static,
+    {
+        let batches = self.df.execute_stream().await?;
+        let (layout, work) = (self.layout, Arc::new(work));
         let stream = batches
             .map(move |batch| {
-                let layout = layout.clone();
+                let (layout, work) = (layout.clone(), work.clone());
                 async move {
                     let batch = batch?;
-                    tokio::task::spawn_blocking(move || fingerprint(batch, layout))
+                    tokio::task::spawn_blocking(move || work(fingerprint(batch, layout)?))
                         .await
                         .map_err(|e| DiffError::Column(format!("fingerprinting stopped: {e}")))?
                 }
             })
             .buffered(2)
             .boxed();
-        Ok(ModelScan { stream, version })
+        Ok(ScanResults { stream })
     }
+}
 
-    /// The next fingerprinted batch, or `None` at the end.
-    pub async fn next(&mut self) -> Result<Option<Prints>, DiffError> {
+impl<T> ScanResults<T> {
+    /// The next batch's result, or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<T>, DiffError> {
         self.stream.next().await.transpose()
     }
 }

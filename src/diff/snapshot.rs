@@ -7,7 +7,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow::array::{
     Array, ArrayRef, BinaryArray, BooleanArray, Int64Array, RecordBatch, StringArray,
@@ -18,6 +19,8 @@ use futures::StreamExt;
 
 use super::DiffError;
 use super::canonical::{key_hash, pack, unpack};
+use super::columns::{Bytes, Texts, boolean, int64};
+use super::key_table::{self, KeyTable};
 use crate::warehouse::{TableName, Warehouse};
 
 /// The snapshot table of `sync`.
@@ -86,28 +89,80 @@ pub type KeyMap<V> = HashMap<u128, V, BuildHasherDefault<KeyHasher>>;
 /// A set of [`key_hash`]es.
 pub type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
 
-/// What the first pass keeps per key: enough to classify a model row.
-#[derive(Debug, Clone, Copy)]
-pub struct Entry {
-    /// Fingerprint of the acknowledged row.
-    pub row_hash: u64,
-    /// Ordering of acknowledgements.
-    pub seq: i64,
-    /// Tombstone.
-    pub deleted: bool,
-    /// Set by the diff when the model still has the key.
-    pub seen: bool,
+/// The index is split by the top bits of the key hash, so that each of the
+/// snapshot's partitions can fill it from its own thread, locking one shard at a time.
+const SHARDS: usize = 16;
+
+/// How many rows ahead a key's slot is fetched into cache.
+pub const PREFETCH: usize = 8;
+
+fn shard_of(key: u128) -> usize {
+    (key >> 124) as usize % SHARDS
 }
+
+/// What the first pass keeps per key: enough to classify a model row.
+pub type Entry = key_table::Stored;
 
 /// The latest acknowledgement of every key.
 #[derive(Debug, Default)]
 pub struct Index {
-    /// Per key hash.
-    pub entries: KeyMap<Entry>,
-    /// Rows stored (more than `entries` until compacted).
+    shards: Vec<KeyTable>,
+    /// Rows stored (more than [`Index::len`] until compacted).
     pub stored_rows: usize,
     /// Highest `seq` seen.
     pub max_seq: i64,
+}
+
+impl Index {
+    /// The entry of a key hash.
+    pub fn get(&self, key: u128) -> Option<Entry> {
+        self.shards.get(shard_of(key))?.get(key)
+    }
+
+    /// Fetch a key's slot into cache ahead of [`Index::get`].
+    pub fn prefetch(&self, key: u128) {
+        if let Some(shard) = self.shards.get(shard_of(key)) {
+            shard.prefetch(key);
+        }
+    }
+
+    /// Where `key`'s entry lies, for [`Index::mark_seen`] and [`Index::key_at`].
+    pub fn locate(&self, key: u128, entry: &Entry) -> u64 {
+        ((shard_of(key) as u64) << 32) | entry.slot() as u64
+    }
+
+    /// Record that the model has the key at `location`; true when it was recorded
+    /// before (the model repeats the key).
+    pub fn mark_seen(&self, location: u64) -> bool {
+        let (shard, slot) = ((location >> 32) as usize, location as u32 as usize);
+        self.shards[shard].mark_seen(slot)
+    }
+
+    /// The key hash at `location`.
+    pub fn key_at(&self, location: u64) -> u128 {
+        let (shard, slot) = ((location >> 32) as usize, location as u32 as usize);
+        self.shards[shard].key_in(slot)
+    }
+
+    /// Whether the model had `key` (after a diff's scan).
+    pub fn seen(&self, key: u128, entry: &Entry) -> bool {
+        self.shards[shard_of(key)].is_seen(entry.slot())
+    }
+
+    /// Keys known (live or tombstoned).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(KeyTable::len).sum()
+    }
+
+    /// Whether no key is known.
+    pub fn is_empty(&self) -> bool {
+        self.shards.iter().all(KeyTable::is_empty)
+    }
+
+    /// Every key hash with its entry, in no order.
+    pub fn iter(&self) -> impl Iterator<Item = (u128, Entry)> + '_ {
+        self.shards.iter().flat_map(KeyTable::iter)
+    }
 }
 
 /// What the second pass fetches for the keys that changed or left.
@@ -138,73 +193,155 @@ fn column(batch: &RecordBatch, name: &str, to: &DataType) -> Result<ArrayRef, Di
         .map_err(|e| DiffError::Column(format!("snapshot column {name}: {e}")))
 }
 
-fn downcast<T: Clone + 'static>(a: &ArrayRef, name: &str) -> Result<T, DiffError> {
-    a.as_any()
-        .downcast_ref::<T>()
-        .cloned()
-        .ok_or_else(|| DiffError::Column(format!("snapshot column {name} has an unexpected type")))
-}
-
-/// Stream `columns` of the snapshot through `f`.
-async fn scan(
+/// Stream `columns` of the snapshot through `f`, each partition of the scan on its
+/// own task with its own state from `make`; returns the states. Decoding and `f`
+/// then use every core, where one merged stream would leave `f` on one.
+async fn scan_partitions<S, F>(
     warehouse: &Warehouse,
     sync: &str,
     columns: &[&str],
-    mut f: impl FnMut(&RecordBatch) -> Result<(), DiffError>,
-) -> Result<(), DiffError> {
+    make: impl Fn() -> S,
+    f: F,
+) -> Result<Vec<S>, DiffError>
+where
+    S: Send + 'static,
+    F: Fn(&mut S, &RecordBatch) -> Result<(), DiffError> + Send + Sync + 'static,
+{
     let Some(df) = warehouse.scan(&table(sync)?).await? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
-    let mut stream = df.select_columns(columns)?.execute_stream().await?;
-    while let Some(batch) = stream.next().await {
-        f(&batch?)?;
+    let streams = df
+        .select_columns(columns)?
+        .execute_stream_partitioned()
+        .await?;
+    let f = Arc::new(f);
+    let tasks: Vec<_> = streams
+        .into_iter()
+        .map(|mut stream| {
+            let (f, mut state) = (f.clone(), make());
+            tokio::spawn(async move {
+                while let Some(batch) = stream.next().await {
+                    f(&mut state, &batch?)?;
+                }
+                Ok::<S, DiffError>(state)
+            })
+        })
+        .collect();
+    let mut states = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let state = task.await.map_err(|e| {
+            DiffError::Column(format!("reading the snapshot of {sync} stopped: {e}"))
+        })??;
+        states.push(state);
     }
-    Ok(())
+    Ok(states)
+}
+
+/// Per-partition state of the first pass.
+struct IndexPart {
+    stored_rows: usize,
+    max_seq: i64,
+    /// Entries of the current batch, by shard: key, row hash, seq, deleted.
+    pending: Vec<Vec<(u128, u64, i64, bool)>>,
+    /// Where this partition starts its round of shards, so that partitions mostly
+    /// lock different ones.
+    first_shard: usize,
 }
 
 /// First pass: the latest fingerprint and tombstone of every key.
 pub async fn index(warehouse: &Warehouse, sync: &str) -> Result<Index, DiffError> {
-    let mut out = Index::default();
-    // Sized from the table's row count up front: growing a map of millions of keys
-    // step by step rehashes it several times and briefly holds two copies.
-    if let Ok(info) = warehouse.info(&table(sync)?).await {
-        out.entries.reserve(usize::try_from(info.rows).unwrap_or(0));
-    }
-    scan(
+    // Sized from the table's row count up front: growing maps of millions of keys
+    // step by step rehashes them several times and briefly holds two copies.
+    let rows = match warehouse.info(&table(sync)?).await {
+        Ok(info) => usize::try_from(info.rows).unwrap_or(0),
+        Err(_) => 0,
+    };
+    let per_shard = rows / SHARDS + rows / (SHARDS * 32);
+    let shards: Arc<Vec<Mutex<KeyTable>>> = Arc::new(
+        (0..SHARDS)
+            .map(|_| Mutex::new(KeyTable::with_capacity(per_shard)))
+            .collect(),
+    );
+    let next_first = AtomicUsize::new(0);
+    let filling = shards.clone();
+    let parts = scan_partitions(
         warehouse,
         sync,
         &["key", "row_hash", "deleted", "seq"],
-        |b| {
-            let keys: StringArray = downcast(&column(b, "key", &DataType::Utf8)?, "key")?;
-            let hashes: Int64Array =
-                downcast(&column(b, "row_hash", &DataType::Int64)?, "row_hash")?;
-            let deleted: BooleanArray =
-                downcast(&column(b, "deleted", &DataType::Boolean)?, "deleted")?;
-            let seqs: Int64Array = downcast(&column(b, "seq", &DataType::Int64)?, "seq")?;
-            out.stored_rows += b.num_rows();
+        || IndexPart {
+            stored_rows: 0,
+            max_seq: i64::MIN,
+            pending: (0..SHARDS).map(|_| Vec::new()).collect(),
+            first_shard: next_first.fetch_add(SHARDS / 2 + 1, Ordering::Relaxed) % SHARDS,
+        },
+        move |part, b| {
+            let keys = Texts::of(b, "key")?;
+            let hashes = int64(b, "row_hash")?;
+            let deleted = boolean(b, "deleted")?;
+            let seqs = int64(b, "seq")?;
+            part.stored_rows += b.num_rows();
             for i in 0..b.num_rows() {
-                let seq = seqs.value(i);
-                out.max_seq = out.max_seq.max(seq);
-                let entry = Entry {
-                    row_hash: hashes.value(i) as u64,
+                let (key, seq) = (key_hash(keys.value(i)), seqs.value(i));
+                part.max_seq = part.max_seq.max(seq);
+                part.pending[shard_of(key)].push((
+                    key,
+                    hashes.value(i) as u64,
                     seq,
-                    deleted: deleted.value(i),
-                    seen: false,
-                };
-                out.entries
-                    .entry(key_hash(keys.value(i)))
-                    .and_modify(|e| {
-                        if seq > e.seq {
-                            *e = entry;
-                        }
-                    })
-                    .or_insert(entry);
+                    deleted.value(i),
+                ));
+            }
+            for n in 0..SHARDS {
+                let s = (part.first_shard + n) % SHARDS;
+                if part.pending[s].is_empty() {
+                    continue;
+                }
+                let mut table = filling[s].lock().unwrap_or_else(PoisonError::into_inner);
+                let pending = &mut part.pending[s];
+                for (n, &(key, row_hash, seq, deleted)) in pending.iter().enumerate() {
+                    if let Some(ahead) = pending.get(n + PREFETCH) {
+                        table.prefetch(ahead.0);
+                    }
+                    table.insert_latest(key, row_hash, seq, deleted);
+                }
+                pending.clear();
             }
             Ok(())
         },
     )
     .await?;
-    Ok(out)
+    let shards = Arc::try_unwrap(shards)
+        .map_err(|_| DiffError::Column("the snapshot index is still being filled".into()))?;
+    Ok(Index {
+        shards: shards
+            .into_iter()
+            .map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
+            .collect(),
+        stored_rows: parts.iter().map(|p| p.stored_rows).sum(),
+        max_seq: parts.iter().map(|p| p.max_seq).max().unwrap_or(0).max(0),
+    })
+}
+
+/// The row at `i` of a batch that holds the details columns.
+fn detail_at(b: &RecordBatch, i: usize) -> Result<Detail, DiffError> {
+    let (keys, dest, fields) = (
+        Texts::of(b, "key")?,
+        Texts::of(b, "dest_id")?,
+        Texts::of(b, "fields")?,
+    );
+    let (hashes, deleted, plans) = (
+        Bytes::of(b, "field_hashes")?,
+        boolean(b, "deleted")?,
+        Texts::of(b, "plan_id")?,
+    );
+    let names = fields.value(i).split(',').map(str::to_string);
+    Ok(Detail {
+        key: keys.value(i).to_string(),
+        dest_id: dest.owned(i),
+        hashes: names.zip(unpack(hashes.value(i))).collect(),
+        seq: int64(b, "seq")?.value(i),
+        plan_id: plans.value(i).to_string(),
+        deleted: deleted.value(i),
+    })
 }
 
 /// Second pass: key, destination id and per-field fingerprints of `wanted` keys
@@ -212,11 +349,10 @@ pub async fn index(warehouse: &Warehouse, sync: &str) -> Result<Index, DiffError
 pub async fn details(
     warehouse: &Warehouse,
     sync: &str,
-    wanted: &KeySet,
+    wanted: KeySet,
 ) -> Result<KeyMap<Detail>, DiffError> {
-    let mut out: KeyMap<Detail> = KeyMap::default();
     if wanted.is_empty() {
-        return Ok(out);
+        return Ok(KeyMap::default());
     }
     let columns = [
         "key",
@@ -227,52 +363,33 @@ pub async fn details(
         "seq",
         "plan_id",
     ];
-    scan(warehouse, sync, &columns, |b| {
-        let keys: StringArray = downcast(&column(b, "key", &DataType::Utf8)?, "key")?;
-        let seqs: Int64Array = downcast(&column(b, "seq", &DataType::Int64)?, "seq")?;
-        let mut rest: Option<(
-            StringArray,
-            StringArray,
-            BinaryArray,
-            BooleanArray,
-            StringArray,
-        )> = None;
-        for i in 0..b.num_rows() {
-            let k = key_hash(keys.value(i));
-            if !wanted.contains(&k) || out.get(&k).is_some_and(|d| d.seq >= seqs.value(i)) {
-                continue;
+    let looking_for = Arc::new(wanted);
+    let parts = scan_partitions(
+        warehouse,
+        sync,
+        &columns,
+        KeyMap::<Detail>::default,
+        move |found, b| {
+            let keys = Texts::of(b, "key")?;
+            let seqs = int64(b, "seq")?;
+            for i in 0..b.num_rows() {
+                let k = key_hash(keys.value(i));
+                if looking_for.contains(&k) && found.get(&k).is_none_or(|d| d.seq < seqs.value(i)) {
+                    found.insert(k, detail_at(b, i)?);
+                }
             }
-            if rest.is_none() {
-                rest = Some((
-                    downcast(&column(b, "dest_id", &DataType::Utf8)?, "dest_id")?,
-                    downcast(&column(b, "fields", &DataType::Utf8)?, "fields")?,
-                    downcast(
-                        &column(b, "field_hashes", &DataType::Binary)?,
-                        "field_hashes",
-                    )?,
-                    downcast(&column(b, "deleted", &DataType::Boolean)?, "deleted")?,
-                    downcast(&column(b, "plan_id", &DataType::Utf8)?, "plan_id")?,
-                ));
-            }
-            let Some((dest, fields, hashes, deleted, plans)) = &rest else {
-                continue;
-            };
-            let names = fields.value(i).split(',').map(str::to_string);
-            out.insert(
-                k,
-                Detail {
-                    key: keys.value(i).to_string(),
-                    dest_id: (!dest.is_null(i)).then(|| dest.value(i).to_string()),
-                    hashes: names.zip(unpack(hashes.value(i))).collect(),
-                    seq: seqs.value(i),
-                    plan_id: plans.value(i).to_string(),
-                    deleted: deleted.value(i),
-                },
-            );
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
     .await?;
+    let mut out: KeyMap<Detail> = KeyMap::default();
+    for part in parts {
+        for (k, d) in part {
+            if out.get(&k).is_none_or(|o| o.seq < d.seq) {
+                out.insert(k, d);
+            }
+        }
+    }
     Ok(out)
 }
 
@@ -329,7 +446,7 @@ pub async fn append(
 /// than a third of it. Returns the rows kept when it compacted.
 pub async fn compact_if_due(warehouse: &Warehouse, sync: &str) -> Result<Option<usize>, DiffError> {
     let index = index(warehouse, sync).await?;
-    let live = index.entries.values().filter(|e| !e.deleted).count();
+    let live = index.iter().filter(|(_, e)| !e.deleted).count();
     if index.stored_rows < 1000 || index.stored_rows * 2 < live * 3 {
         return Ok(None);
     }
@@ -341,11 +458,11 @@ pub async fn compact_if_due(warehouse: &Warehouse, sync: &str) -> Result<Option<
     let mut keep = Vec::new();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
-        let keys: StringArray = downcast(&column(&batch, "key", &DataType::Utf8)?, "key")?;
-        let seqs: Int64Array = downcast(&column(&batch, "seq", &DataType::Int64)?, "seq")?;
+        let keys = Texts::of(&batch, "key")?;
+        let seqs = int64(&batch, "seq")?;
         let mask: BooleanArray = (0..batch.num_rows())
             .map(|i| {
-                let e = index.entries.get(&key_hash(keys.value(i)));
+                let e = index.get(key_hash(keys.value(i)));
                 Some(e.is_some_and(|e| !e.deleted && e.seq == seqs.value(i)))
             })
             .collect();

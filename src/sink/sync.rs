@@ -145,7 +145,7 @@ pub async fn sync(
 /// newer data with older).
 async fn drop_delivered(warehouse: &Warehouse, plan: &mut Plan) -> Result<u64, DiffError> {
     let keys: KeySet = plan.changes.iter().map(|c| key_hash(&c.key)).collect();
-    let acked = snapshot::details(warehouse, &plan.sync, &keys).await?;
+    let acked = snapshot::details(warehouse, &plan.sync, keys).await?;
     let before = plan.changes.len();
     let mut stale = None;
     plan.changes.retain(|c| match acked.get(&key_hash(&c.key)) {

@@ -776,3 +776,61 @@ async fn a_rejected_token_stops_the_sync_with_one_clear_reason() {
     assert_eq!(again.run.acked, 10);
     handle.shutdown().await;
 }
+
+/// `rows` as the model, with the email (key) of row `i` replaced by `keys[i]`.
+async fn write_keys(warehouse: &Warehouse, rows: &[Person], keys: Vec<Option<&str>>) {
+    let b = batch(rows, false);
+    let mut columns = b.columns().to_vec();
+    columns[0] = Arc::new(StringArray::from(keys));
+    let b = RecordBatch::try_new(b.schema(), columns).unwrap();
+    let name = TableName::new("models", "people").unwrap();
+    warehouse
+        .overwrite(&name, b.schema(), vec![b])
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn null_and_repeated_keys_fail_the_plan_with_examples() {
+    use lockstep::diff::{DiffError, baseline, diff};
+    let (_tmp, _project, warehouse) = project();
+    let rows = people(40);
+    write_model(&warehouse, "people", &rows, false).await;
+    let spec = spec_mode(Mode::UpdateOrCreate);
+    assert_eq!(baseline(&warehouse, &spec).await.unwrap(), 40);
+
+    // A key the snapshot has, repeated twice more, and a new key repeated once.
+    let mut keys: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
+    keys[10] = keys[3].clone();
+    keys[20] = keys[3].clone();
+    keys[30] = "new@sync.test".into();
+    keys[31] = "new@sync.test".into();
+    write_keys(
+        &warehouse,
+        &rows,
+        keys.iter().map(|k| Some(k.as_str())).collect(),
+    )
+    .await;
+    let Err(DiffError::Keys { problem, .. }) = diff(&warehouse, &spec).await else {
+        panic!("repeated keys planned")
+    };
+    assert!(
+        problem.contains("3 duplicate value(s) of key column `email`"),
+        "{problem}"
+    );
+    assert!(problem.contains("p00003@sync.test"), "{problem}");
+    assert!(problem.contains("new@sync.test"), "{problem}");
+
+    let mut keys: Vec<Option<&str>> = rows.iter().map(|r| Some(r.email.as_str())).collect();
+    keys[7] = None;
+    write_keys(&warehouse, &rows, keys).await;
+    let Err(DiffError::Keys { problem, .. }) = diff(&warehouse, &spec).await else {
+        panic!("a NULL key planned")
+    };
+    assert!(
+        problem.contains("1 row(s) whose key column `email` is NULL"),
+        "{problem}"
+    );
+    // The example names the row by its values.
+    assert!(problem.contains("orders_count=7"), "{problem}");
+}
