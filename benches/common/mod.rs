@@ -3,6 +3,10 @@
 //! uses every helper.
 #![allow(dead_code)]
 
+/// The benches run with the binary's allocator (see `src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Peak resident set size of this process in MiB (`VmHWM`, Linux); 0 elsewhere.
 pub fn peak_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")

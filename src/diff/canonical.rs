@@ -17,7 +17,10 @@ pub fn null_hash() -> u64 {
 
 /// The fingerprint of one field value.
 pub fn field_hash(value: Option<&[u8]>) -> u64 {
-    value.map_or_else(null_hash, xxh3_64)
+    match value {
+        Some(text) => xxh3_64(text),
+        None => null_hash(),
+    }
 }
 
 /// The fingerprint of a whole row: its field names and value hashes, so that adding
@@ -67,8 +70,8 @@ pub fn text(column: &ArrayRef, name: &str) -> Result<StringArray, DiffError> {
         .ok_or_else(|| DiffError::Column(format!("column {name} did not cast to text")))
 }
 
-/// Visit the canonical text of every value of `column` (`None` for NULL) — the same
-/// bytes [`text`] would produce — without building a text column for the types
+/// Visit the canonical text of every value of `column` (`None` for NULL), in row
+/// order — the same bytes [`text`] would produce — without building a text column for the types
 /// models use most: strings are read in place, and integers, booleans, decimals and
 /// UTC timestamps are written into a reused buffer. Other types go through [`text`].
 /// Fingerprinting every row of a large model is the diff's hot loop; only the few
@@ -173,21 +176,17 @@ pub fn for_each_text(
                     1_000_000_000,
                 ),
             };
-            let mut buf = Vec::with_capacity(32);
-            let mut slow: Vec<usize> = Vec::new();
+            let mut stamp = Stamp::default();
             for i in 0..a.len() {
                 if a.is_null(i) {
                     f(i, None);
-                } else if utc_rfc3339(a.value(i), per_second, &mut buf) {
-                    f(i, Some(&buf));
+                } else if let Some(text) = stamp.format(a.value(i), per_second) {
+                    f(i, Some(text));
                 } else {
-                    slow.push(i);
-                }
-            }
-            if !slow.is_empty() {
-                let texts = text(column, name)?;
-                for i in slow {
-                    f(i, Some(texts.value(i).as_bytes()));
+                    // Outside years 0–9999: Arrow's own text, one value at a time
+                    // (rare), so that values are still visited in order.
+                    let texts = text(&column.slice(i, 1), name)?;
+                    f(i, Some(texts.value(0).as_bytes()));
                 }
             }
         }
@@ -233,16 +232,80 @@ fn is_utc(tz: &str) -> bool {
     matches!(tz, "UTC" | "utc" | "+00:00" | "Z")
 }
 
-/// `value` (in units of 1/`per_second` s since the epoch) as Arrow prints a UTC
-/// timestamp: RFC 3339 with `Z` and the shortest of none, 3, 6 or 9 fraction digits
-/// that is exact (chrono's `SecondsFormat::AutoSi`). False outside years 0–9999,
-/// which the caller leaves to Arrow.
-fn utc_rfc3339(value: i64, per_second: i64, buf: &mut Vec<u8>) -> bool {
-    let secs = value.div_euclid(per_second);
-    let nanos = value.rem_euclid(per_second) * (1_000_000_000 / per_second);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+/// Formats UTC timestamps as Arrow prints them, into a fixed buffer, remembering
+/// the last day's date so that values of one day skip the calendar arithmetic.
+#[derive(Default)]
+struct Stamp {
+    buf: [u8; 32],
+    /// Days since the epoch whose `YYYY-MM-DDT` is in `buf[..11]`, if any.
+    day: Option<i64>,
+}
+
+impl Stamp {
+    /// `value` (in units of 1/`per_second` s since the epoch) as RFC 3339 with `Z`
+    /// and the shortest of none, 3, 6 or 9 fraction digits that is exact (chrono's
+    /// `SecondsFormat::AutoSi`, which Arrow uses). `None` outside years 0–9999.
+    fn format(&mut self, value: i64, per_second: i64) -> Option<&[u8]> {
+        let secs = value.div_euclid(per_second);
+        let nanos = value.rem_euclid(per_second) * (1_000_000_000 / per_second);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        if self.day != Some(days) {
+            let (year, month, day) = civil(days);
+            if !(0..=9999).contains(&year) {
+                return None;
+            }
+            let b = &mut self.buf;
+            b[0] = b'0' + (year / 1000) as u8;
+            b[1] = b'0' + (year / 100 % 10) as u8;
+            b[2] = b'0' + (year / 10 % 10) as u8;
+            b[3] = b'0' + (year % 10) as u8;
+            b[4] = b'-';
+            two(&mut b[5..7], month);
+            b[7] = b'-';
+            two(&mut b[8..10], day);
+            b[10] = b'T';
+            self.day = Some(days);
+        }
+        let b = &mut self.buf;
+        two(&mut b[11..13], sod / 3600);
+        b[13] = b':';
+        two(&mut b[14..16], sod / 60 % 60);
+        b[16] = b':';
+        two(&mut b[17..19], sod % 60);
+        let mut end = 19;
+        let digits = if nanos == 0 {
+            0
+        } else if nanos % 1_000_000 == 0 {
+            3
+        } else if nanos % 1_000 == 0 {
+            6
+        } else {
+            9
+        };
+        if digits > 0 {
+            b[end] = b'.';
+            end += 1;
+            let mut frac = nanos / 10_i64.pow(9 - digits);
+            for p in (0..digits as usize).rev() {
+                b[end + p] = b'0' + (frac % 10) as u8;
+                frac /= 10;
+            }
+            end += digits as usize;
+        }
+        b[end] = b'Z';
+        Some(&self.buf[..end + 1])
+    }
+}
+
+fn two(out: &mut [u8], n: i64) {
+    out[0] = b'0' + (n / 10) as u8;
+    out[1] = b'0' + (n % 10) as u8;
+}
+
+/// Civil date (year, month, day) from days since 1970-01-01 (Howard Hinnant's
+/// algorithm).
+fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -251,44 +314,7 @@ fn utc_rfc3339(value: i64, per_second: i64, buf: &mut Vec<u8>) -> bool {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    if !(0..=9999).contains(&year) {
-        return false;
-    }
-    buf.clear();
-    let two = |n: i64, sep: u8, buf: &mut Vec<u8>| {
-        buf.push(b'0' + (n / 10) as u8);
-        buf.push(b'0' + (n % 10) as u8);
-        buf.push(sep);
-    };
-    for d in [year / 1000, year / 100 % 10, year / 10 % 10, year % 10] {
-        buf.push(b'0' + d as u8);
-    }
-    buf.push(b'-');
-    two(month, b'-', buf);
-    two(day, b'T', buf);
-    two(sod / 3600, b':', buf);
-    two(sod / 60 % 60, b':', buf);
-    two(sod % 60, b'.', buf);
-    let digits = if nanos == 0 {
-        0
-    } else if nanos % 1_000_000 == 0 {
-        3
-    } else if nanos % 1_000 == 0 {
-        6
-    } else {
-        9
-    };
-    if digits == 0 {
-        buf.pop();
-    } else {
-        let frac = nanos / 10_i64.pow(9 - digits);
-        for p in (0..digits).rev() {
-            buf.push(b'0' + (frac / 10_i64.pow(p) % 10) as u8);
-        }
-    }
-    buf.push(b'Z');
-    true
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 /// Field hashes as bytes (little-endian u64s), the snapshot's storage form.

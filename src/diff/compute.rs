@@ -236,6 +236,7 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
         }
         found.absorb(batch);
     }
+    drop(results);
     let Classified {
         model_rows,
         unchanged,
@@ -281,19 +282,24 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
         Mode::Mirror { clear } => Some(clear),
         _ => None,
     };
-    let mut wanted: KeySet = pending
+    // Keys that left the model (mirror mode), found before the index is dropped:
+    // the details pass then has its memory.
+    let gone_keys: Vec<u128> = match mirror_clear {
+        Some(_) => index
+            .iter()
+            .filter(|(k, e)| !index.seen(*k, e) && !e.deleted)
+            .map(|(k, _)| k)
+            .collect(),
+        None => Vec::new(),
+    };
+    let snapshot_seq = index.max_seq;
+    drop(index);
+    let wanted: KeySet = pending
         .iter()
         .filter(|p| p.existed)
         .map(|p| p.hash)
+        .chain(gone_keys.iter().copied())
         .collect();
-    if mirror_clear.is_some() {
-        wanted.extend(
-            index
-                .iter()
-                .filter(|(k, e)| !index.seen(*k, e) && !e.deleted)
-                .map(|(k, _)| k),
-        );
-    }
     tracing::debug!(sync = %spec.name, rows = model_rows, changed = pending.len(), secs = started.elapsed().as_secs_f64(), "diff: model fingerprinted and classified");
     let details = snapshot::details(warehouse, &spec.name, wanted).await?;
     tracing::debug!(sync = %spec.name, keys = details.len(), secs = started.elapsed().as_secs_f64(), "diff: snapshot details read");
@@ -354,11 +360,8 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
         changes.push(change);
     }
     if let Some(clear) = mirror_clear {
-        let mut gone: Vec<&snapshot::Detail> = index
-            .iter()
-            .filter(|(k, e)| !index.seen(*k, e) && !e.deleted)
-            .filter_map(|(k, _)| details.get(&k))
-            .collect();
+        let mut gone: Vec<&snapshot::Detail> =
+            gone_keys.iter().filter_map(|k| details.get(k)).collect();
         gone.sort_by(|a, b| a.key.cmp(&b.key));
         for d in gone {
             counts.deletes += 1;
@@ -381,7 +384,7 @@ pub async fn diff(warehouse: &Warehouse, spec: &SyncSpec) -> Result<Diff, DiffEr
         changes,
         counts,
         model_version,
-        snapshot_seq: index.max_seq,
+        snapshot_seq,
     })
 }
 

@@ -108,31 +108,31 @@ impl Prints {
 fn fingerprint(batch: RecordBatch, layout: Arc<Layout>) -> Result<Prints, DiffError> {
     let n = batch.num_rows();
     let nf = layout.field_pos.len();
-    let mut keys = vec![0u128; n];
+    // Values are visited in row order, so results are pushed, not written into
+    // zero-filled buffers (zeroing them was a measurable share of a large diff).
+    let mut keys = Vec::with_capacity(n);
     for_each_text(batch.column(0), &layout.columns[0], |i, t| {
-        if let Some(t) = t {
-            keys[i] = key_hash_bytes(t);
-        }
+        debug_assert_eq!(i, keys.len());
+        keys.push(t.map_or(0, key_hash_bytes));
     })?;
     let mut per_column: Vec<Vec<u64>> = vec![Vec::new(); layout.columns.len()];
     for &p in &layout.field_pos {
         if per_column[p].is_empty() && n > 0 {
-            let mut hashes = vec![0u64; n];
+            let mut hashes = Vec::with_capacity(n);
             for_each_text(batch.column(p), &layout.columns[p], |i, t| {
-                hashes[i] = field_hash(t);
+                debug_assert_eq!(i, hashes.len());
+                hashes.push(field_hash(t));
             })?;
             per_column[p] = hashes;
         }
     }
     let mut rows = Vec::with_capacity(n);
-    let mut fields = vec![0u64; n * nf];
+    let mut fields = Vec::with_capacity(n * nf);
     let mut scratch = Vec::with_capacity(16 * nf);
     for row in 0..n {
-        let hashes = &mut fields[row * nf..(row + 1) * nf];
-        for (h, &p) in hashes.iter_mut().zip(&layout.field_pos) {
-            *h = per_column[p][row];
-        }
-        rows.push(row_hash_with(&layout.names, hashes, &mut scratch));
+        let start = fields.len();
+        fields.extend(layout.field_pos.iter().map(|&p| per_column[p][row]));
+        rows.push(row_hash_with(&layout.names, &fields[start..], &mut scratch));
     }
     Ok(Prints {
         batch,

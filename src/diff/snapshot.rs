@@ -94,7 +94,7 @@ pub type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
 const SHARDS: usize = 16;
 
 /// How many rows ahead a key's slot is fetched into cache.
-pub const PREFETCH: usize = 8;
+pub const PREFETCH: usize = 12;
 
 fn shard_of(key: u128) -> usize {
     (key >> 124) as usize % SHARDS
