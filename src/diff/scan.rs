@@ -1,7 +1,7 @@
 //! Reading a model for a diff: its key and mapped columns, streamed, each batch
-//! fingerprinted (key hash, row hash, field hashes) on the blocking pool, two batches
-//! at a time, so fingerprinting uses both cores while the diff classifies rows in
-//! order. Text is only made for the rows that changed.
+//! fingerprinted (key hash, row hash, field hashes) and handed to the caller's work
+//! (the diff classifies it) on the blocking pool, several batches at a time, results
+//! in order. Text is only made for the rows that changed.
 
 use std::sync::Arc;
 
@@ -213,8 +213,9 @@ impl ModelScan {
     }
 
     /// Read the model: each batch is fingerprinted and handed to `work` on the
-    /// blocking pool, two batches at a time, so that both the fingerprinting and
-    /// what the caller does with it (classifying, making text) use both cores.
+    /// blocking pool, three batches at a time, so that the fingerprinting and what
+    /// the caller does with it (classifying, making text) keep both cores busy
+    /// while the next batch is decoded.
     pub async fn stream<T, W>(self, work: W) -> Result<ScanResults<T>, DiffError>
     where
         T: Send + 'static,
@@ -232,7 +233,7 @@ impl ModelScan {
                         .map_err(|e| DiffError::Column(format!("fingerprinting stopped: {e}")))?
                 }
             })
-            .buffered(2)
+            .buffered(3)
             .boxed();
         Ok(ScanResults { stream })
     }
