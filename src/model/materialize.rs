@@ -19,6 +19,7 @@ use super::error::{ModelError, Result};
 use super::project::{Model, ModelSet};
 use super::properties::Materialized;
 use super::session;
+use super::shared_views::SharedViews;
 use crate::warehouse::Warehouse;
 
 /// What building one model produced.
@@ -75,12 +76,21 @@ pub async fn build(
     for name in selected {
         upstream_views.extend(set.ancestors(name));
     }
+    let kind = |name: &str| set.get(name).map(Model::materialized);
+    let mut shared = SharedViews::plan(set.graph(), selected, kind);
+    let define = async |model: &Model, shared: &SharedViews| {
+        if shared.is_shared(&model.name) {
+            session::define_computed_view(&ctx, model).await
+        } else {
+            session::define_view(&ctx, model).await
+        }
+    };
     let total = selected.len();
     let mut report = RunReport::default();
     for model in set.in_order() {
         if !selected.contains(&model.name) {
             if upstream_views.contains(&model.name) && model.materialized() == Materialized::View {
-                session::define_view(&ctx, model).await?;
+                define(model, &shared).await?;
             }
             continue;
         }
@@ -92,7 +102,7 @@ pub async fn build(
         let started = Instant::now();
         let (rows, version) = match model.materialized() {
             Materialized::View => {
-                session::define_view(&ctx, model).await?;
+                define(model, &shared).await?;
                 (None, None)
             }
             Materialized::Table => {
@@ -100,6 +110,10 @@ pub async fn build(
                 (Some(rows), Some(version))
             }
         };
+        // Free what no later model reads (shared views are held in memory).
+        for view in shared.built(set.graph(), &model.name, kind) {
+            session::drop_view(&ctx, &view)?;
+        }
         let result = ModelResult {
             model: model.name.clone(),
             materialized: model.materialized(),

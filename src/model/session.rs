@@ -3,8 +3,11 @@
 //! needs defined in dependency order.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
+use datafusion::physical_plan::collect_partitioned;
 use datafusion::prelude::SessionContext;
 
 use super::error::{ModelError, Result};
@@ -31,6 +34,31 @@ pub async fn define_view(ctx: &SessionContext, model: &Model) -> Result<()> {
     let name = TableReference::partial("models", model.name.as_str());
     ctx.deregister_table(name.clone())?;
     ctx.register_table(name, df.into_view())?;
+    Ok(())
+}
+
+/// Define `model` as a view computed now, once, and held in memory (a run's shared
+/// views, see `shared_views`): readers scan the stored rows instead of re-running
+/// its query. Its partitions are kept, so readers still run in parallel.
+pub async fn define_computed_view(ctx: &SessionContext, model: &Model) -> Result<()> {
+    let located = |e| ModelError::in_file(&model.file, crate::query::locate(e));
+    let df = ctx.sql(&model.sql).await.map_err(located)?;
+    let task = Arc::new(df.task_ctx());
+    let plan = df.create_physical_plan().await.map_err(located)?;
+    // The executed plan's schema, not the logical one: the batches match it exactly.
+    let schema = plan.schema();
+    let partitions = collect_partitioned(plan, task).await.map_err(located)?;
+    let table = MemTable::try_new(schema, partitions)?;
+    let name = TableReference::partial("models", model.name.as_str());
+    ctx.deregister_table(name.clone())?;
+    ctx.register_table(name, Arc::new(table))?;
+    Ok(())
+}
+
+/// Remove view model `name` from the session (its rows, when it was computed, are
+/// freed once no plan holds them).
+pub fn drop_view(ctx: &SessionContext, name: &str) -> Result<()> {
+    ctx.deregister_table(TableReference::partial("models", name))?;
     Ok(())
 }
 
