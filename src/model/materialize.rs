@@ -78,9 +78,19 @@ pub async fn build(
     }
     let kind = |name: &str| set.get(name).map(Model::materialized);
     let mut shared = SharedViews::plan(set.graph(), selected, kind);
+    // The models of this run that read `view` directly.
+    let readers = |view: &str| -> Vec<&Model> {
+        set.in_order()
+            .filter(|m| {
+                selected.contains(&m.name)
+                    || (upstream_views.contains(&m.name) && m.materialized() == Materialized::View)
+            })
+            .filter(|m| m.model_deps().iter().any(|d| d.model == view))
+            .collect()
+    };
     let define = async |model: &Model, shared: &SharedViews| {
         if shared.is_shared(&model.name) {
-            session::define_computed_view(&ctx, model).await
+            session::define_computed_view(&ctx, model, &readers(&model.name)).await
         } else {
             session::define_view(&ctx, model).await
         }

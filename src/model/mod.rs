@@ -24,11 +24,13 @@ pub mod materialize;
 pub mod project;
 pub mod properties;
 pub mod references;
+mod row_number;
 pub mod seeds;
 pub mod session;
 mod shared_views;
 pub mod sql_ref;
 pub mod udf;
+mod used_columns;
 
 use std::collections::BTreeSet;
 
