@@ -2,7 +2,9 @@
 //! result replaces `models.<name>` in one atomic Delta commit (a reader sees the old
 //! version or the new one, never a mix), then re-registered so the models after it
 //! read the fresh version. View models are defined in the session instead: free to
-//! build, not persisted, and re-planned by every run, test and docs session.
+//! build, not persisted, and re-planned by every run, test and docs session; a view
+//! several of the run's table models read is computed once and held for them (see
+//! `shared_views`).
 //!
 //! A failed model stops the run: what was built before it stays committed, nothing
 //! after it runs (it would read stale or missing inputs).
