@@ -10,8 +10,11 @@
 //! The peak-RSS high-water mark is reset once the data is landed and the sandbox's
 //! store dropped, so the figure covers the build.
 //! Run: `cargo bench --bench model_build`. Targets: ≤ 5 s at 1M, ≤ 50 s at 10M.
+//! With `LOCKSTEP_BENCH_MODEL_DIR=/some/dir` the project and warehouse are kept
+//! there: the first run prepares them, later runs only build (the models are read
+//! from this checkout's `models/` each time, so SQL edits need no recompile).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use lockstep::config::{Project, Secret};
@@ -104,6 +107,139 @@ async fn land_shop(
     Ok(total)
 }
 
+/// Marker written once a directory holds a fully landed warehouse.
+const PREPARED: &str = ".prepared";
+
+/// Write `dir/lockstep.toml`, pointing `models_dir` at this checkout's `models/`
+/// (rewritten on every run, so a reused warehouse builds the current SQL).
+fn write_project(dir: &std::path::Path) -> anyhow::Result<Project> {
+    let models = std::path::absolute(concat!(env!("CARGO_MANIFEST_DIR"), "/models"))?;
+    std::fs::write(
+        dir.join("lockstep.toml"),
+        format!(
+            "[project]\nname = \"bench\"\nmodels_dir = {:?}\n\n[warehouse]\nurl = \"file://./warehouse\"\n",
+            models.display().to_string()
+        ),
+    )?;
+    Ok(Project::load(dir)?)
+}
+
+/// Generate the sandbox's store and land it into `warehouse`; returns orders landed.
+async fn prepare(warehouse: &Warehouse, orders: usize, customers: usize) -> anyhow::Result<usize> {
+    let t = Instant::now();
+    let mut cfg = SandboxConfig::default();
+    cfg.generator.customers = customers;
+    cfg.generator.orders = orders;
+    cfg.shopify.bucket.size = 0;
+    cfg.hubspot.requests_per_10s = 0;
+    cfg.klaviyo.burst_scale = 0.0;
+    cfg.klaviyo.steady_scale = 0.0;
+    let handle = Sandbox::start(cfg).await?;
+    let landed = land_shop(warehouse, &handle).await?;
+    let crm: Vec<Box<dyn Source>> = vec![
+        Box::new(hubspot::HubSpotSource::new(
+            "hubspot",
+            hubspot::Client::new(
+                "hubspot source 'hubspot'".into(),
+                handle.base_url.clone(),
+                Secret::from_value("HUBSPOT_TOKEN", &handle.credentials.hubspot_token),
+                None,
+            )?,
+        )),
+        Box::new(klaviyo::KlaviyoSource::new(
+            "klaviyo",
+            klaviyo::Client::new(
+                "klaviyo source 'klaviyo'".into(),
+                handle.base_url.clone(),
+                Secret::from_value("KLAVIYO_API_KEY", &handle.credentials.klaviyo_api_key),
+                klaviyo::client::REVISION.into(),
+            )?,
+        )),
+    ];
+    for source in &crm {
+        extract(
+            warehouse,
+            source.as_ref(),
+            None,
+            Mode::Incremental(incremental::Options::default()),
+        )
+        .await?;
+    }
+    println!(
+        "prepared: {landed} orders, {customers} customers, {} contacts, {} profiles landed in {:.1}s",
+        handle.seed_contacts,
+        handle.seed_profiles,
+        t.elapsed().as_secs_f64()
+    );
+    handle.shutdown().await;
+    Ok(landed)
+}
+
+/// `LOCKSTEP_BENCH_DIGEST=1`: print a digest of every table model's rows that does
+/// not depend on row order, so a change to the engine or the SQL can be checked to
+/// give the same results as before (compare the lines between two runs).
+async fn digest(warehouse: &Warehouse, report: &lockstep::model::RunReport) -> anyhow::Result<()> {
+    use std::hash::{Hash, Hasher};
+    for m in report.models.iter().filter(|m| m.rows.is_some()) {
+        let Some(df) = warehouse.scan(&TableName::new("models", &m.model)?).await? else {
+            continue;
+        };
+        let batches = df.collect().await?;
+        let (mut rows, mut sum, mut xor) = (0usize, 0u64, 0u64);
+        for batch in &batches {
+            let fields = batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| arrow::row::SortField::new(f.data_type().clone()))
+                .collect();
+            let converter = arrow::row::RowConverter::new(fields)?;
+            let converted = converter.convert_columns(batch.columns())?;
+            for row in converted.iter() {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                row.as_ref().hash(&mut h);
+                let h = h.finish();
+                sum = sum.wrapping_add(h);
+                xor ^= h.rotate_left(17);
+                rows += 1;
+            }
+        }
+        println!("digest {:<28} {rows:>10} {sum:016x}{xor:016x}", m.model);
+    }
+    Ok(())
+}
+
+/// `LOCKSTEP_BENCH_EXPLAIN=orders_fx,golden_customers`: after the build, print
+/// EXPLAIN ANALYZE of those models' queries, with the views they read defined as in
+/// a run, to see where the time goes.
+async fn explain(project: &Project, warehouse: &Warehouse, names: &str) -> anyhow::Result<()> {
+    let set = lockstep::model::load(project, warehouse).await?;
+    let ctx = lockstep::model::session::open(warehouse, set.settings()).await?;
+    let wanted: BTreeSet<String> = names
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    lockstep::model::session::define_views_for(&ctx, &set, &wanted).await?;
+    for name in &wanted {
+        let model = set
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("no model {name}"))?;
+        let t = Instant::now();
+        let batches = ctx
+            .sql(&format!("EXPLAIN ANALYZE {}", model.sql))
+            .await?
+            .collect()
+            .await?;
+        println!(
+            "=== {name} ({:.2}s)\n{}",
+            t.elapsed().as_secs_f64(),
+            arrow::util::pretty::pretty_format_batches(&batches)?
+        );
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -111,46 +247,36 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         let orders = env_usize("LOCKSTEP_BENCH_ORDERS", 1_000_000);
         let customers = env_usize("LOCKSTEP_BENCH_CUSTOMERS", 100_000);
-        let t = Instant::now();
-        let mut cfg = SandboxConfig::default();
-        cfg.generator.customers = customers;
-        cfg.generator.orders = orders;
-        cfg.shopify.bucket.size = 0;
-        cfg.hubspot.requests_per_10s = 0;
-        cfg.klaviyo.burst_scale = 0.0;
-        cfg.klaviyo.steady_scale = 0.0;
-        let handle = Sandbox::start(cfg).await?;
-
-        let dir = tempfile::tempdir()?;
-        let models = std::path::absolute(concat!(env!("CARGO_MANIFEST_DIR"), "/models"))?;
-        std::fs::write(
-            dir.path().join("lockstep.toml"),
-            format!("[project]\nname = \"bench\"\nmodels_dir = {:?}\n\n[warehouse]\nurl = \"file://./warehouse\"\n", models.display().to_string()),
-        )?;
-        let project = Project::load(dir.path())?;
+        // LOCKSTEP_BENCH_MODEL_DIR keeps the prepared warehouse between runs: preparing
+        // takes minutes, building seconds. The sizes are those it was prepared with.
+        let (_tmp, dir) = match std::env::var_os("LOCKSTEP_BENCH_MODEL_DIR") {
+            Some(d) => {
+                std::fs::create_dir_all(&d)?;
+                (None, std::path::PathBuf::from(d))
+            }
+            None => {
+                let t = tempfile::tempdir()?;
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+        let project = write_project(&dir)?;
         let warehouse = Warehouse::for_project(&project)?;
-        let landed = land_shop(&warehouse, &handle).await?;
-        let crm: Vec<Box<dyn Source>> = vec![
-            Box::new(hubspot::HubSpotSource::new(
-                "hubspot",
-                hubspot::Client::new("hubspot source 'hubspot'".into(), handle.base_url.clone(), Secret::from_value("HUBSPOT_TOKEN", &handle.credentials.hubspot_token), None)?,
-            )),
-            Box::new(klaviyo::KlaviyoSource::new(
-                "klaviyo",
-                klaviyo::Client::new("klaviyo source 'klaviyo'".into(), handle.base_url.clone(), Secret::from_value("KLAVIYO_API_KEY", &handle.credentials.klaviyo_api_key), klaviyo::client::REVISION.into())?,
-            )),
-        ];
-        for source in &crm {
-            extract(&warehouse, source.as_ref(), None, Mode::Incremental(incremental::Options::default())).await?;
-        }
-        println!(
-            "prepared: {landed} orders, {customers} customers, {} contacts, {} profiles landed in {:.1}s",
-            handle.seed_contacts,
-            handle.seed_profiles,
-            t.elapsed().as_secs_f64()
-        );
-        handle.shutdown().await;
-        drop(crm);
+        let marker = dir.join(PREPARED);
+        let (landed, customers) = match std::fs::read_to_string(&marker) {
+            Ok(sizes) => {
+                let mut it = sizes.split_whitespace().filter_map(|s| s.parse::<usize>().ok());
+                let landed = it.next().unwrap_or(orders);
+                let customers = it.next().unwrap_or(customers);
+                println!("reusing the warehouse prepared in {} ({landed} orders, {customers} customers)", dir.display());
+                (landed, customers)
+            }
+            Err(_) => {
+                let landed = prepare(&warehouse, orders, customers).await?;
+                std::fs::write(&marker, format!("{landed} {customers}\n"))?;
+                (landed, customers)
+            }
+        };
 
         reset_peak();
         let t = Instant::now();
@@ -160,6 +286,12 @@ fn main() -> anyhow::Result<()> {
         println!("model_build: {} models over {landed} orders / {customers} customers in {secs:.2}s; peak RSS {peak:.0} MiB", report.models.len());
         for m in &report.models {
             println!("  {:<28} {:>10} rows {:>8.2}s", m.model, m.rows.map_or("view".into(), |r| r.to_string()), m.seconds);
+        }
+        if std::env::var_os("LOCKSTEP_BENCH_DIGEST").is_some() {
+            digest(&warehouse, &report).await?;
+        }
+        if let Ok(names) = std::env::var("LOCKSTEP_BENCH_EXPLAIN") {
+            explain(&project, &warehouse, &names).await?;
         }
         Ok(())
     })

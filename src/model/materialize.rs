@@ -2,7 +2,9 @@
 //! result replaces `models.<name>` in one atomic Delta commit (a reader sees the old
 //! version or the new one, never a mix), then re-registered so the models after it
 //! read the fresh version. View models are defined in the session instead: free to
-//! build, not persisted, and re-planned by every run, test and docs session.
+//! build, not persisted, and re-planned by every run, test and docs session; a view
+//! several of the run's table models read is computed once and held for them (see
+//! `shared_views`).
 //!
 //! A failed model stops the run: what was built before it stays committed, nothing
 //! after it runs (it would read stale or missing inputs).
@@ -19,6 +21,7 @@ use super::error::{ModelError, Result};
 use super::project::{Model, ModelSet};
 use super::properties::Materialized;
 use super::session;
+use super::shared_views::SharedViews;
 use crate::warehouse::Warehouse;
 
 /// What building one model produced.
@@ -75,12 +78,31 @@ pub async fn build(
     for name in selected {
         upstream_views.extend(set.ancestors(name));
     }
+    let kind = |name: &str| set.get(name).map(Model::materialized);
+    let mut shared = SharedViews::plan(set.graph(), selected, kind);
+    // The models of this run that read `view` directly.
+    let readers = |view: &str| -> Vec<&Model> {
+        set.in_order()
+            .filter(|m| {
+                selected.contains(&m.name)
+                    || (upstream_views.contains(&m.name) && m.materialized() == Materialized::View)
+            })
+            .filter(|m| m.model_deps().iter().any(|d| d.model == view))
+            .collect()
+    };
+    let define = async |model: &Model, shared: &SharedViews| {
+        if shared.is_shared(&model.name) {
+            session::define_computed_view(&ctx, model, &readers(&model.name)).await
+        } else {
+            session::define_view(&ctx, model).await
+        }
+    };
     let total = selected.len();
     let mut report = RunReport::default();
     for model in set.in_order() {
         if !selected.contains(&model.name) {
             if upstream_views.contains(&model.name) && model.materialized() == Materialized::View {
-                session::define_view(&ctx, model).await?;
+                define(model, &shared).await?;
             }
             continue;
         }
@@ -92,7 +114,7 @@ pub async fn build(
         let started = Instant::now();
         let (rows, version) = match model.materialized() {
             Materialized::View => {
-                session::define_view(&ctx, model).await?;
+                define(model, &shared).await?;
                 (None, None)
             }
             Materialized::Table => {
@@ -100,6 +122,10 @@ pub async fn build(
                 (Some(rows), Some(version))
             }
         };
+        // Free what no later model reads (shared views are held in memory).
+        for view in shared.built(set.graph(), &model.name, kind) {
+            session::drop_view(&ctx, &view)?;
+        }
         let result = ModelResult {
             model: model.name.clone(),
             materialized: model.materialized(),

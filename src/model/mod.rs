@@ -5,7 +5,8 @@
 //! dbt-style YAML beside them. See `docs/models.md` for the user's view.
 //!
 //! Pipeline: [`project`] discovers files and resolves references, [`dag`] orders
-//! and selects, [`materialize`] builds, [`data_tests`] checks and records results,
+//! and selects, [`materialize`] builds (computing views several table models read
+//! once per run, see `shared_views`), [`data_tests`] checks and records results,
 //! [`udf`] holds the functions models can call.
 //!
 //! Entry points for other modules (syncs, demo, CLI):
@@ -23,10 +24,13 @@ pub mod materialize;
 pub mod project;
 pub mod properties;
 pub mod references;
+mod row_number;
 pub mod seeds;
 pub mod session;
+mod shared_views;
 pub mod sql_ref;
 pub mod udf;
+mod used_columns;
 
 use std::collections::BTreeSet;
 

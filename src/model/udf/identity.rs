@@ -15,16 +15,18 @@
 //! A pair with one NULL side still yields its other node (a singleton unless linked
 //! elsewhere); NULL/NULL pairs are skipped. Union-find with path halving and union by
 //! size over interned strings: near-linear, and the strings are borrowed from the
-//! input batches, so memory is the input plus two integers per node.
+//! input batches (read as string views, so no copy of the input's text), so memory
+//! is the input plus a hash entry and two integers per node. The output is cut into
+//! batches spread over the session's partitions, so what the calling query does
+//! with it (hashing ids, joins) runs in parallel.
 
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{RecordBatch, StringArray, StringBuilder};
+use arrow::array::{RecordBatch, StringArrayType, StringBuilder, StringViewArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{DataFusionError, Result};
+use datafusion::common::{DataFusionError, HashMap, Result};
 use datafusion::datasource::{MemTable, TableType};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
@@ -77,22 +79,39 @@ impl TableProvider for ComponentsTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let input = super::read_source(state, &self.source).await?;
         let pairs = pair_columns(&input)?;
-        let refs: Vec<(&StringArray, &StringArray)> = pairs.iter().map(|(a, b)| (a, b)).collect();
-        let batch = components(&refs)?;
-        MemTable::try_new(SCHEMA.clone(), vec![vec![batch]])?
-            .scan(state, projection, filters, limit)
-            .await
+        let refs: Vec<(&StringViewArray, &StringViewArray)> =
+            pairs.iter().map(|(a, b)| (a, b)).collect();
+        let options = state.config_options();
+        let batches = components(&refs, options.execution.batch_size.into())?;
+        MemTable::try_new(
+            SCHEMA.clone(),
+            spread(batches, options.execution.target_partitions),
+        )?
+        .scan(state, projection, filters, limit)
+        .await
     }
 }
 
-/// The first two columns of every batch as strings.
-fn pair_columns(batches: &[RecordBatch]) -> Result<Vec<(StringArray, StringArray)>> {
-    let as_strings = |batch: &RecordBatch, i: usize| -> Result<StringArray> {
-        let cast = arrow::compute::cast(batch.column(i), &DataType::Utf8)?;
+/// Batches dealt round-robin into `partitions` partitions (at least one).
+fn spread(batches: Vec<RecordBatch>, partitions: usize) -> Vec<Vec<RecordBatch>> {
+    let mut out: Vec<Vec<RecordBatch>> =
+        vec![Vec::new(); partitions.clamp(1, batches.len().max(1))];
+    let n = out.len();
+    for (i, batch) in batches.into_iter().enumerate() {
+        out[i % n].push(batch);
+    }
+    out
+}
+
+/// The first two columns of every batch as string views: SQL string expressions
+/// are views already, and other string types convert without copying their text.
+fn pair_columns(batches: &[RecordBatch]) -> Result<Vec<(StringViewArray, StringViewArray)>> {
+    let as_strings = |batch: &RecordBatch, i: usize| -> Result<StringViewArray> {
+        let cast = arrow::compute::cast(batch.column(i), &DataType::Utf8View)?;
         cast.as_any()
-            .downcast_ref::<StringArray>()
+            .downcast_ref::<StringViewArray>()
             .cloned()
-            .ok_or_else(|| DataFusionError::Internal("cast to Utf8 failed".into()))
+            .ok_or_else(|| DataFusionError::Internal("cast to Utf8View failed".into()))
     };
     batches
         .iter()
@@ -117,12 +136,12 @@ struct UnionFind<'a> {
 }
 
 impl<'a> UnionFind<'a> {
-    fn new() -> Self {
+    fn with_capacity(n: usize) -> Self {
         UnionFind {
-            ids: HashMap::new(),
-            names: Vec::new(),
-            parent: Vec::new(),
-            size: Vec::new(),
+            ids: HashMap::with_capacity(n),
+            names: Vec::with_capacity(n),
+            parent: Vec::with_capacity(n),
+            size: Vec::with_capacity(n),
         }
     }
 
@@ -163,9 +182,15 @@ impl<'a> UnionFind<'a> {
 }
 
 /// One row per node: the node and the smallest member of its component, nodes in
-/// order of first appearance.
-pub fn components(pairs: &[(&StringArray, &StringArray)]) -> Result<RecordBatch> {
-    let mut uf = UnionFind::new();
+/// order of first appearance, in batches of `batch_size` rows.
+pub fn components<'a, A>(pairs: &[(A, A)], batch_size: usize) -> Result<Vec<RecordBatch>>
+where
+    A: StringArrayType<'a> + Copy,
+{
+    // Most pairs bring one new node on one side; half the pair count is a fair
+    // first guess that saves most rehashing on large inputs.
+    let rows: usize = pairs.iter().map(|(a, _)| a.len()).sum();
+    let mut uf = UnionFind::with_capacity(rows / 2);
     for (a, b) in pairs {
         for (x, y) in a.iter().zip(b.iter()) {
             match (x, y) {
@@ -194,17 +219,24 @@ pub fn components(pairs: &[(&StringArray, &StringArray)]) -> Result<RecordBatch>
             min_member[*root as usize] = i as u32;
         }
     }
-    let bytes: usize = uf.names.iter().map(|s| s.len()).sum();
-    let mut nodes = StringBuilder::with_capacity(n, bytes);
-    let mut ids = StringBuilder::with_capacity(n, bytes);
-    for (i, root) in roots.iter().enumerate() {
-        nodes.append_value(uf.names[i]);
-        ids.append_value(uf.names[min_member[*root as usize] as usize]);
+    let batch_size = batch_size.max(1);
+    let mut batches = Vec::with_capacity(n.div_ceil(batch_size));
+    for start in (0..n).step_by(batch_size) {
+        let end = (start + batch_size).min(n);
+        let names = &uf.names[start..end];
+        let bytes: usize = names.iter().map(|s| s.len()).sum();
+        let mut nodes = StringBuilder::with_capacity(names.len(), bytes);
+        let mut ids = StringBuilder::with_capacity(names.len(), bytes);
+        for (name, root) in names.iter().zip(&roots[start..end]) {
+            nodes.append_value(name);
+            ids.append_value(uf.names[min_member[*root as usize] as usize]);
+        }
+        batches.push(RecordBatch::try_new(
+            SCHEMA.clone(),
+            vec![Arc::new(nodes.finish()), Arc::new(ids.finish())],
+        )?);
     }
-    Ok(RecordBatch::try_new(
-        SCHEMA.clone(),
-        vec![Arc::new(nodes.finish()), Arc::new(ids.finish())],
-    )?)
+    Ok(batches)
 }
 
 #[cfg(test)]
@@ -212,25 +244,25 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use arrow::array::StringArray;
+
+    fn strings(batch: &RecordBatch, i: usize) -> Vec<String> {
+        let column = batch
+            .column(i)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        column.iter().map(|s| s.unwrap().to_string()).collect()
+    }
 
     fn run(pairs: &[(Option<&str>, Option<&str>)]) -> BTreeMap<String, String> {
         let a: StringArray = pairs.iter().map(|p| p.0).collect();
         let b: StringArray = pairs.iter().map(|p| p.1).collect();
-        let batch = components(&[(&a, &b)]).unwrap();
-        let nodes = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap();
-        let ids = batch
-            .column(1)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap();
-        nodes
+        // Batches of 2 rows, so results crossing batch boundaries are covered.
+        let batches = components(&[(&a, &b)], 2).unwrap();
+        batches
             .iter()
-            .zip(ids.iter())
-            .map(|(n, c)| (n.unwrap().to_string(), c.unwrap().to_string()))
+            .flat_map(|batch| strings(batch, 0).into_iter().zip(strings(batch, 1)))
             .collect()
     }
 
@@ -282,14 +314,13 @@ mod tests {
             .map(|i| Some(format!("n{:07}", (i + 1) % n)))
             .collect();
         let started = std::time::Instant::now();
-        let batch = components(&[(&a, &b)]).unwrap();
-        assert_eq!(batch.num_rows(), n);
-        let ids = batch
-            .column(1)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap();
-        assert!(ids.iter().all(|c| c == Some("n0000000")));
+        let batches = components(&[(&a, &b)], 8192).unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), n);
+        assert!(
+            batches
+                .iter()
+                .all(|b| strings(b, 1).iter().all(|c| c == "n0000000"))
+        );
         assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
     }
 }
