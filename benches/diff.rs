@@ -243,7 +243,7 @@ fn main() -> anyhow::Result<()> {
         // memory is its own, not what preparing 2 × 10M rows left in this heap.
         let prepared = std::env::var("LOCKSTEP_BENCH_DIFF_WAREHOUSE").ok();
         let dir = tempfile::tempdir()?;
-        let keep = std::env::var("LOCKSTEP_BENCH_DIFF_KEEP").ok().map(std::path::PathBuf::from);
+        let keep = std::env::var("LOCKSTEP_BENCH_DIFF_KEEP").ok().filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
         let parent_root = keep.as_deref().unwrap_or(dir.path());
         let root = prepared.as_deref().map_or(parent_root, std::path::Path::new);
         let warehouse = Warehouse::open(Location::parse("file://./wh", root)?, &BTreeMap::new())?;

@@ -1,8 +1,10 @@
 //! Benchmark (issue #6b): sync throughput against the sandbox's HubSpot limit (a
 //! rolling window of `LOCKSTEP_BENCH_LIMIT` requests per 10 s, default 100, HubSpot's
 //! Free/Starter figure) with batches of 100 contacts. The fastest any client can send
-//! R admitted requests under that window is (⌈R / limit⌉ − 1) × 10 s after the first, so the
-//! share of the limit used is that minimum over the time taken. Also counts the 429s
+//! R admitted requests under that window is (⌈R / limit⌉ − 1) × 10 s after the first
+//! (its first window's calls sent at once); the bench prints the records/s as a
+//! share of the limit's sustained maximum (limit × 100 records per 10 s) and that
+//! stricter ratio (minimum over time taken). Also counts the 429s
 //! the sandbox served during the run (target: none after warm-up; the client starts
 //! with no configured limit and learns it from `X-HubSpot-RateLimit-*`).
 //! Size: `LOCKSTEP_BENCH_ROWS` (default 100,000 contacts = 1,000 calls).
@@ -22,6 +24,9 @@ use lockstep::sink::{self, SyncOptions};
 use lockstep::warehouse::{TableName, Warehouse};
 
 mod common;
+
+/// Contacts per HubSpot batch call (the sink's batch size).
+const BATCH: u64 = 100;
 use common::env_u64 as env;
 
 fn main() -> anyhow::Result<()> {
@@ -91,11 +96,16 @@ fn main() -> anyhow::Result<()> {
         let admitted = requests - run.api.throttled;
         let minimum = (admitted.div_ceil(limit).saturating_sub(1) * 10) as f64;
         let apply = run.seconds;
+        // The limit's maximum rate: `limit` calls of `BATCH` records every 10 s.
+        let sustained = (limit * BATCH) as f64 / 10.0;
         println!(
-            "sync_throughput: {} contacts in {requests} calls, limit {limit}/10s; apply {apply:.1}s (whole sync {secs:.1}s) = {:.0} records/s; \
-             fastest possible under the limit {minimum:.0}s → {:.1}% of the limit; 429s served: {}, answers by status {by_status:?}",
+            "sync_throughput: {} contacts in {requests} calls, limit {limit}/10s; apply {apply:.1}s (whole sync {secs:.1}s) = {:.0} records/s \
+             = {:.1}% of the limit's sustained {:.0} records/s; fastest possible for this run (its first window sent at once) {minimum:.0}s → {:.1}%; \
+             429s served: {}, answers by status {by_status:?}",
             run.acked,
             run.acked as f64 / apply,
+            100.0 * run.acked as f64 / apply.max(1e-9) / sustained,
+            sustained,
             100.0 * minimum / apply.max(1e-9),
             log["throttled_429"]
         );

@@ -25,7 +25,7 @@ duckdb.connect().execute(f"""COPY (SELECT customer_id, hash(email, first_name, l
 PYEOF
 fi
 echo "== lockstep"
-(cd "$HERE" && LOCKSTEP_BENCH_P1_DIR="$B/diff" cargo bench --bench diff)
+(cd "$HERE" && LOCKSTEP_BENCH_P1_DIR="$B/diff" LOCKSTEP_BENCH_DIFF_KEEP="${LOCKSTEP_BENCH_DIFF_KEEP:-}" cargo bench --bench diff)
 for run in "duckdb diff_hashstate" "duckdb diff_join" "polars diff_join"; do
   echo "== $run"
   (cd /tmp/bench && BENCH_DIR="$B" "$PY" run_bench.py $run)
