@@ -129,9 +129,14 @@ fn fingerprint(batch: RecordBatch, layout: Arc<Layout>) -> Result<Prints, DiffEr
     let mut rows = Vec::with_capacity(n);
     let mut fields = Vec::with_capacity(n * nf);
     let mut scratch = Vec::with_capacity(16 * nf);
+    let mapped: Vec<&[u64]> = layout
+        .field_pos
+        .iter()
+        .map(|&p| per_column[p].as_slice())
+        .collect();
     for row in 0..n {
         let start = fields.len();
-        fields.extend(layout.field_pos.iter().map(|&p| per_column[p][row]));
+        fields.extend(mapped.iter().map(|column| column[row]));
         rows.push(row_hash_with(&layout.names, &fields[start..], &mut scratch));
     }
     Ok(Prints {
