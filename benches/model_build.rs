@@ -17,12 +17,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use lockstep::config::{Project, Secret};
+use lockstep::config::Project;
 use lockstep::connectors::shopify::rest::{Resource, unit};
-use lockstep::connectors::{hubspot, klaviyo};
 use lockstep::extract::columns::{Stamp, to_batch};
 use lockstep::extract::run::{Mode, run as extract};
-use lockstep::extract::{EntitySchema, Source, incremental};
+use lockstep::extract::{EntitySchema, incremental};
 use lockstep::sandbox::shopify::render;
 use lockstep::sandbox::{Sandbox, SandboxConfig};
 use lockstep::warehouse::{TableName, Warehouse};
@@ -136,26 +135,7 @@ async fn prepare(warehouse: &Warehouse, orders: usize, customers: usize) -> anyh
     cfg.klaviyo.steady_scale = 0.0;
     let handle = Sandbox::start(cfg).await?;
     let landed = land_shop(warehouse, &handle).await?;
-    let crm: Vec<Box<dyn Source>> = vec![
-        Box::new(hubspot::HubSpotSource::new(
-            "hubspot",
-            hubspot::Client::new(
-                "hubspot source 'hubspot'".into(),
-                handle.base_url.clone(),
-                Secret::from_value("HUBSPOT_TOKEN", &handle.credentials.hubspot_token),
-                None,
-            )?,
-        )),
-        Box::new(klaviyo::KlaviyoSource::new(
-            "klaviyo",
-            klaviyo::Client::new(
-                "klaviyo source 'klaviyo'".into(),
-                handle.base_url.clone(),
-                Secret::from_value("KLAVIYO_API_KEY", &handle.credentials.klaviyo_api_key),
-                klaviyo::client::REVISION.into(),
-            )?,
-        )),
-    ];
+    let crm = lockstep::demo::sandbox_crm_sources(&handle)?;
     for source in &crm {
         extract(
             warehouse,

@@ -180,35 +180,16 @@ pub async fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     let sandbox = Sandbox::start(cfg).await?;
     let creds = &sandbox.credentials;
     let base = sandbox.base_url.clone();
-    let sources: Vec<Box<dyn Source>> = vec![
-        Box::new(shopify::ShopifySource::new(
-            "shop",
-            shopify::Client::new(
-                "shopify source 'shop'".into(),
-                base.clone(),
-                "2026-07".into(),
-                Secret::from_value("SHOPIFY_ACCESS_TOKEN", &creds.shopify_access_token),
-            )?,
-        )),
-        Box::new(hubspot::HubSpotSource::new(
-            "hubspot",
-            hubspot::Client::new(
-                "hubspot source 'hubspot'".into(),
-                base.clone(),
-                Secret::from_value("HUBSPOT_TOKEN", &creds.hubspot_token),
-                None,
-            )?,
-        )),
-        Box::new(klaviyo::KlaviyoSource::new(
-            "klaviyo",
-            klaviyo::Client::new(
-                "klaviyo source 'klaviyo'".into(),
-                base.clone(),
-                Secret::from_value("KLAVIYO_API_KEY", &creds.klaviyo_api_key),
-                klaviyo::client::REVISION.into(),
-            )?,
-        )),
-    ];
+    let mut sources: Vec<Box<dyn Source>> = vec![Box::new(shopify::ShopifySource::new(
+        "shop",
+        shopify::Client::new(
+            "shopify source 'shop'".into(),
+            base.clone(),
+            "2026-07".into(),
+            Secret::from_value("SHOPIFY_ACCESS_TOKEN", &creds.shopify_access_token),
+        )?,
+    ))];
+    sources.extend(sandbox_crm_sources(&sandbox)?);
     let mut extracted = Vec::new();
     for source in &sources {
         let t = Instant::now();
@@ -375,4 +356,32 @@ fn demo_syncs(base: &str, creds: &crate::sandbox::Credentials) -> Result<Vec<Tar
         klaviyo_spec.clone(),
     ));
     Ok(vec![(hubspot_spec, hubspot), (klaviyo_spec, klaviyo)])
+}
+
+/// The HubSpot and Klaviyo sources of a running sandbox, named `hubspot` and
+/// `klaviyo` as in the demo project (also used by the model-build bench).
+pub fn sandbox_crm_sources(
+    sandbox: &crate::sandbox::SandboxHandle,
+) -> Result<Vec<Box<dyn Source>>, crate::extract::ExtractError> {
+    let (creds, base) = (&sandbox.credentials, &sandbox.base_url);
+    Ok(vec![
+        Box::new(hubspot::HubSpotSource::new(
+            "hubspot",
+            hubspot::Client::new(
+                "hubspot source 'hubspot'".into(),
+                base.clone(),
+                Secret::from_value("HUBSPOT_TOKEN", &creds.hubspot_token),
+                None,
+            )?,
+        )),
+        Box::new(klaviyo::KlaviyoSource::new(
+            "klaviyo",
+            klaviyo::Client::new(
+                "klaviyo source 'klaviyo'".into(),
+                base.clone(),
+                Secret::from_value("KLAVIYO_API_KEY", &creds.klaviyo_api_key),
+                klaviyo::client::REVISION.into(),
+            )?,
+        )),
+    ])
 }

@@ -321,27 +321,41 @@ pub async fn index(warehouse: &Warehouse, sync: &str) -> Result<Index, DiffError
     })
 }
 
-/// The row at `i` of a batch that holds the details columns.
-fn detail_at(b: &RecordBatch, i: usize) -> Result<Detail, DiffError> {
-    let (keys, dest, fields) = (
-        Texts::of(b, "key")?,
-        Texts::of(b, "dest_id")?,
-        Texts::of(b, "fields")?,
-    );
-    let (hashes, deleted, plans) = (
-        Bytes::of(b, "field_hashes")?,
-        boolean(b, "deleted")?,
-        Texts::of(b, "plan_id")?,
-    );
-    let names = fields.value(i).split(',').map(str::to_string);
-    Ok(Detail {
-        key: keys.value(i).to_string(),
-        dest_id: dest.owned(i),
-        hashes: names.zip(unpack(hashes.value(i))).collect(),
-        seq: int64(b, "seq")?.value(i),
-        plan_id: plans.value(i).to_string(),
-        deleted: deleted.value(i),
-    })
+/// The details columns of one snapshot batch, looked up once per batch.
+struct DetailColumns<'a> {
+    keys: Texts<'a>,
+    dest: Texts<'a>,
+    fields: Texts<'a>,
+    hashes: Bytes<'a>,
+    deleted: &'a BooleanArray,
+    seqs: &'a Int64Array,
+    plans: Texts<'a>,
+}
+
+impl<'a> DetailColumns<'a> {
+    fn of(b: &'a RecordBatch) -> Result<DetailColumns<'a>, DiffError> {
+        Ok(DetailColumns {
+            keys: Texts::of(b, "key")?,
+            dest: Texts::of(b, "dest_id")?,
+            fields: Texts::of(b, "fields")?,
+            hashes: Bytes::of(b, "field_hashes")?,
+            deleted: boolean(b, "deleted")?,
+            seqs: int64(b, "seq")?,
+            plans: Texts::of(b, "plan_id")?,
+        })
+    }
+
+    fn detail(&self, i: usize) -> Detail {
+        let names = self.fields.value(i).split(',').map(str::to_string);
+        Detail {
+            key: self.keys.value(i).to_string(),
+            dest_id: self.dest.owned(i),
+            hashes: names.zip(unpack(self.hashes.value(i))).collect(),
+            seq: self.seqs.value(i),
+            plan_id: self.plans.value(i).to_string(),
+            deleted: self.deleted.value(i),
+        }
+    }
 }
 
 /// Second pass: key, destination id and per-field fingerprints of `wanted` keys
@@ -370,12 +384,12 @@ pub async fn details(
         &columns,
         KeyMap::<Detail>::default,
         move |found, b| {
-            let keys = Texts::of(b, "key")?;
-            let seqs = int64(b, "seq")?;
+            let c = DetailColumns::of(b)?;
             for i in 0..b.num_rows() {
-                let k = key_hash(keys.value(i));
-                if looking_for.contains(&k) && found.get(&k).is_none_or(|d| d.seq < seqs.value(i)) {
-                    found.insert(k, detail_at(b, i)?);
+                let k = key_hash(c.keys.value(i));
+                if looking_for.contains(&k) && found.get(&k).is_none_or(|d| d.seq < c.seqs.value(i))
+                {
+                    found.insert(k, c.detail(i));
                 }
             }
             Ok(())
