@@ -66,8 +66,14 @@ impl Warehouse {
 
     async fn compact_table(&self, name: &TableName, table: DeltaTable) -> Result<Compaction> {
         let target = NonZeroU64::new(self.maintenance.target_file_bytes).unwrap_or(NonZeroU64::MIN);
+        let schema = table
+            .snapshot()
+            .map_err(delta(name))?
+            .snapshot()
+            .arrow_schema();
         let (_, metrics) = table
             .optimize()
+            .with_writer_properties(super::table::writer_properties(&schema))
             .with_type(OptimizeType::Compact)
             .with_target_size(target)
             .await

@@ -20,6 +20,7 @@
 //! the bucket cannot cover answers THROTTLED (HTTP 200 by default, or 429).
 
 pub mod parse;
+pub mod jsonl;
 pub mod resolve;
 pub mod schema;
 pub mod search;
@@ -397,7 +398,7 @@ fn spawn_runner(shop: Arc<Shopify>, id: u64, plan: Plan) {
         let rendered = tokio::task::spawn_blocking(move || {
             s.read(|store| {
                 let node = schema::node_selection(&plan.root).unwrap_or(&[]);
-                resolve::bulk_jsonl(store, &plan.root, node, &plan.filter)
+                jsonl::bulk_jsonl(store, &plan.root, node, &plan.filter)
             })
         })
         .await;

@@ -1,16 +1,13 @@
-//! Rendering GraphQL objects from the store, and the bulk JSONL: one line per root
-//! node; every nested connection's nodes as separate lines carrying `__parentId`
-//! (after their parent, as Shopify emits them). List fields such as `Order.refunds`
-//! stay inline, as in Shopify's schema; connections under them (`refundLineItems`,
-//! `transactions`, `orderAdjustments`) become lines whose `__parentId` is the refund.
+//! What the bulk renderer reads from the store: for an object of a GraphQL type, its
+//! connections (nodes that become their own JSONL lines), its lists and nested
+//! objects (rendered inline), and its scalars. Values come out as [`Scalar`]s that
+//! borrow from the store, so the writer ([`super::jsonl`]) puts them straight into
+//! the output without building a JSON tree per record.
 
-use serde_json::{Map, Value};
-
-use super::parse::{Field, Selection, fields_for};
-use super::schema::{Kind, kind, node_selection};
+use super::parse::Field;
 use crate::sandbox::shopify::model::{
     Address, Currency, Customer, Financial, Fulfillment, LineItem, Money, Order, Refund,
-    RefundLine, StoreData, fmt_ts_utc,
+    RefundLine, StoreData, Ts,
 };
 
 /// What a GraphQL object is rendered from.
@@ -32,19 +29,33 @@ pub enum Src<'a> {
     Consent(&'a Customer),
 }
 
-/// A connection met while rendering: its nodes become their own lines.
-pub struct Child<'a> {
-    parent: String,
-    ty: &'static str,
-    items: Vec<Src<'a>>,
-    sels: &'a [Selection],
+/// One scalar field's value, in the JSON form Shopify gives it.
+pub enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+    Owned(String),
+    /// `UnsignedInt64` and legacy ids: a number written as a string.
+    IdText(u64),
+    /// `gid://shopify/{kind}/{id}`.
+    Gid(&'static str, u64),
+    /// `DateTime`, UTC, whole seconds.
+    Time(Ts),
+    /// GraphQL `Decimal`: no trailing zeros beyond one decimal ("12.3", "10.0").
+    Decimal(Money),
+    /// A comma-separated tag string as a list of trimmed, non-empty tags.
+    Tags(&'a str),
+    List(Vec<&'a str>),
+    Currency(Currency),
 }
 
-fn gid(kind: &str, id: u64) -> String {
-    format!("gid://shopify/{kind}/{id}")
+fn opt<'a, T>(v: Option<T>, f: impl FnOnce(T) -> Scalar<'a>) -> Scalar<'a> {
+    v.map_or(Scalar::Null, f)
 }
 
-/// GraphQL `Decimal`: no trailing zeros beyond one decimal ("12.3", "10.0").
+/// GraphQL `Decimal` text of an amount (the form [`Scalar::Decimal`] writes).
 pub fn decimal(m: Money) -> String {
     let s = m.to_decimal();
     match s.strip_suffix('0') {
@@ -53,79 +64,18 @@ pub fn decimal(m: Money) -> String {
     }
 }
 
-fn tags(s: &str) -> Value {
-    Value::Array(
-        s.split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(|t| Value::String(t.into()))
-            .collect(),
-    )
-}
-
-fn opt<T: Into<Value>>(v: Option<T>) -> Value {
-    v.map(Into::into).unwrap_or(Value::Null)
-}
-
-/// Render `src` (of GraphQL type `ty`) with the selected fields; connections are
-/// pushed to `children` instead of being rendered inline.
-pub fn render<'a>(
-    store: &'a StoreData,
-    ty: &str,
-    src: Src<'a>,
-    sels: &'a [Selection],
-    children: &mut Vec<Child<'a>>,
-) -> Value {
-    let mut out = Map::new();
-    for f in fields_for(sels, ty) {
-        if f.name == "__typename" {
-            out.insert(f.key().into(), Value::String(ty.into()));
-            continue;
-        }
-        match kind(ty, &f.name) {
-            Some(Kind::Conn(t)) => {
-                if let (Some(node), Some(parent)) = (node_selection(f), self_gid(src)) {
-                    children.push(Child {
-                        parent,
-                        ty: t,
-                        items: connection(src, &f.name),
-                        sels: node,
-                    });
-                }
-            }
-            Some(Kind::Obj(t)) => {
-                let v = object(store, src, &f.name)
-                    .map(|s| render(store, t, s, &f.selections, children))
-                    .unwrap_or(Value::Null);
-                out.insert(f.key().into(), v);
-            }
-            Some(Kind::List(t)) => {
-                let items: Vec<Value> = list(src, &f.name)
-                    .into_iter()
-                    .map(|s| render(store, t, s, &f.selections, children))
-                    .collect();
-                out.insert(f.key().into(), Value::Array(items));
-            }
-            Some(Kind::Scalar) => {
-                out.insert(f.key().into(), scalar(store, src, f));
-            }
-            None => {}
-        }
-    }
-    Value::Object(out)
-}
-
-fn self_gid(src: Src) -> Option<String> {
+/// The `(kind, id)` of an object whose connections have nodes (their `__parentId`).
+pub fn self_gid(src: Src) -> Option<(&'static str, u64)> {
     Some(match src {
-        Src::Customer(c) => gid("Customer", c.id),
-        Src::Order(o) => gid("Order", o.id),
-        Src::LineItem(_, l) => gid("LineItem", l.id),
-        Src::Refund(_, r) => gid("Refund", r.id),
+        Src::Customer(c) => ("Customer", c.id),
+        Src::Order(o) => ("Order", o.id),
+        Src::LineItem(_, l) => ("LineItem", l.id),
+        Src::Refund(_, r) => ("Refund", r.id),
         _ => return None,
     })
 }
 
-fn connection<'a>(src: Src<'a>, name: &str) -> Vec<Src<'a>> {
+pub fn connection<'a>(src: Src<'a>, name: &str) -> Vec<Src<'a>> {
     match (src, name) {
         (Src::Order(o), "lineItems") => o.line_items.iter().map(|l| Src::LineItem(o, l)).collect(),
         (Src::Refund(o, r), "refundLineItems") => {
@@ -140,7 +90,7 @@ fn connection<'a>(src: Src<'a>, name: &str) -> Vec<Src<'a>> {
     }
 }
 
-fn list<'a>(src: Src<'a>, name: &str) -> Vec<Src<'a>> {
+pub fn list<'a>(src: Src<'a>, name: &str) -> Vec<Src<'a>> {
     match (src, name) {
         (Src::Order(o), "refunds") => o.refunds.iter().map(|r| Src::Refund(o, r)).collect(),
         (Src::Order(o), "taxLines") if o.tax_rate_bp > 0 => vec![Src::TaxLine(o, o.total_tax())],
@@ -149,7 +99,7 @@ fn list<'a>(src: Src<'a>, name: &str) -> Vec<Src<'a>> {
     }
 }
 
-fn object<'a>(store: &'a StoreData, src: Src<'a>, name: &str) -> Option<Src<'a>> {
+pub fn object<'a>(store: &'a StoreData, src: Src<'a>, name: &str) -> Option<Src<'a>> {
     let bag = |o: &'a Order, m: Money| Some(Src::MoneyBag(o, m));
     match (src, name) {
         (Src::Customer(c), "amountSpent") => Some(Src::MoneyV2(c.total_spent, c.currency)),
@@ -220,282 +170,165 @@ fn financial(f: Financial) -> &'static str {
     }
 }
 
-fn scalar(store: &StoreData, src: Src, f: &Field) -> Value {
+/// The value of scalar field `f` of `src`.
+pub fn scalar<'a>(store: &'a StoreData, src: Src<'a>, f: &Field) -> Scalar<'a> {
+    use Scalar::{Bool, Decimal, Gid, IdText, Int, Null, Owned, Str, Tags, Time};
     let n = f.name.as_str();
     match src {
         Src::Customer(c) => match n {
-            "id" => gid("Customer", c.id).into(),
-            "legacyResourceId" => c.id.to_string().into(),
-            "email" => opt(c.email.as_deref()),
-            "firstName" => Value::String(c.first_name.to_string()),
-            "lastName" => Value::String(c.last_name.to_string()),
-            "displayName" => format!("{} {}", c.first_name, c.last_name).into(),
-            "phone" => opt(c.phone.as_deref()),
-            "createdAt" => fmt_ts_utc(c.created_at).into(),
-            "updatedAt" => fmt_ts_utc(c.updated_at).into(),
-            "state" => c.state.as_str().to_uppercase().into(),
-            "tags" => tags(&c.tags),
-            "note" => opt(c.note.as_deref()),
-            "numberOfOrders" => c.orders_count.to_string().into(),
-            "verifiedEmail" => c.verified_email.into(),
-            "taxExempt" => c.tax_exempt.into(),
-            _ => Value::Null,
+            "id" => Gid("Customer", c.id),
+            "legacyResourceId" => IdText(c.id),
+            "email" => opt(c.email.as_deref(), Str),
+            "firstName" => Str(&c.first_name),
+            "lastName" => Str(&c.last_name),
+            "displayName" => Owned(format!("{} {}", c.first_name, c.last_name)),
+            "phone" => opt(c.phone.as_deref(), Str),
+            "createdAt" => Time(c.created_at),
+            "updatedAt" => Time(c.updated_at),
+            "state" => Owned(c.state.as_str().to_uppercase()),
+            "tags" => Tags(&c.tags),
+            "note" => opt(c.note.as_deref(), Str),
+            "numberOfOrders" => IdText(u64::from(c.orders_count)),
+            "verifiedEmail" => Bool(c.verified_email),
+            "taxExempt" => Bool(c.tax_exempt),
+            _ => Null,
         },
         Src::Order(o) => match n {
-            "id" => gid("Order", o.id).into(),
-            "legacyResourceId" => o.id.to_string().into(),
-            "name" => o.name().into(),
-            "number" => o.number.into(),
-            "email" => opt(o.email.as_deref()),
-            "phone" => opt(o.phone.as_deref()),
-            "createdAt" => fmt_ts_utc(o.created_at).into(),
-            "updatedAt" => fmt_ts_utc(o.updated_at).into(),
-            "processedAt" => fmt_ts_utc(o.processed_at).into(),
-            "cancelledAt" => opt(o.cancelled_at.map(fmt_ts_utc)),
-            "cancelReason" => opt(o.cancel_reason.map(str::to_uppercase)),
-            "closedAt" => opt(o.closed_at.map(fmt_ts_utc)),
-            "closed" => o.closed_at.is_some().into(),
-            "taxesIncluded" => false.into(),
-            "test" => o.test.into(),
-            "currencyCode" => o.currency.code().into(),
-            "presentmentCurrencyCode" => o.presentment_currency.code().into(),
-            "displayFinancialStatus" => financial(o.financial).into(),
-            "displayFulfillmentStatus" => match o.fulfillment {
+            "id" => Gid("Order", o.id),
+            "legacyResourceId" => IdText(o.id),
+            "name" => Owned(o.name()),
+            "number" => Int(i64::from(o.number)),
+            "email" => opt(o.email.as_deref(), Str),
+            "phone" => opt(o.phone.as_deref(), Str),
+            "createdAt" => Time(o.created_at),
+            "updatedAt" => Time(o.updated_at),
+            "processedAt" => Time(o.processed_at),
+            "cancelledAt" => opt(o.cancelled_at, Time),
+            "cancelReason" => opt(o.cancel_reason, |r| Owned(r.to_uppercase())),
+            "closedAt" => opt(o.closed_at, Time),
+            "closed" => Bool(o.closed_at.is_some()),
+            "taxesIncluded" => Bool(false),
+            "test" => Bool(o.test),
+            "currencyCode" => Str(o.currency.code()),
+            "presentmentCurrencyCode" => Str(o.presentment_currency.code()),
+            "displayFinancialStatus" => Str(financial(o.financial)),
+            "displayFulfillmentStatus" => Str(match o.fulfillment {
                 Fulfillment::Fulfilled => "FULFILLED",
                 Fulfillment::Partial => "PARTIALLY_FULFILLED",
                 Fulfillment::Unfulfilled => "UNFULFILLED",
-            }
-            .into(),
-            "tags" => tags(&o.tags),
-            "sourceName" => o.source_name.into(),
-            "discountCodes" => Value::Array(
-                o.discount
-                    .iter()
-                    .map(|d| Value::String(d.code.to_string()))
-                    .collect(),
-            ),
-            _ => Value::Null,
+            }),
+            "tags" => Tags(&o.tags),
+            "sourceName" => Str(o.source_name),
+            "discountCodes" => Scalar::List(o.discount.iter().map(|d| &*d.code).collect()),
+            _ => Null,
         },
-        Src::LineItem(o, l) => {
-            let product = store.product(l.product_id);
-            let variant = store.variant(l.product_id, l.variant_id);
-            let refunded: u32 = o
-                .refunds
-                .iter()
-                .flat_map(|r| &r.lines)
-                .filter(|x| x.line_item_id == l.id)
-                .map(|x| x.quantity)
-                .sum();
-            match n {
-                "id" => gid("LineItem", l.id).into(),
-                "title" => opt(product.map(|p| p.title.to_string())),
-                "name" => opt(product.map(|p| match variant.map(|v| &*v.title) {
-                    Some(v) if v != "Default Title" => format!("{} - {v}", p.title),
-                    _ => p.title.to_string(),
-                })),
-                "sku" => opt(variant.map(|v| v.sku.to_string())),
-                "vendor" => opt(product.map(|p| p.vendor.to_string())),
-                "taxable" => (o.tax_rate_bp > 0).into(),
-                "quantity" => l.quantity.into(),
-                "currentQuantity" => l.quantity.saturating_sub(refunded).into(),
-                "refundableQuantity" => o.refundable_qty(l.id).into(),
-                _ => Value::Null,
+        Src::LineItem(o, l) => match n {
+            "id" => Gid("LineItem", l.id),
+            "title" => opt(store.product(l.product_id), |p| Str(&p.title)),
+            "name" => opt(store.product(l.product_id), |p| {
+                match store.variant(l.product_id, l.variant_id).map(|v| &*v.title) {
+                    Some(v) if v != "Default Title" => Owned(format!("{} - {v}", p.title)),
+                    _ => Str(&p.title),
+                }
+            }),
+            "sku" => opt(store.variant(l.product_id, l.variant_id), |v| Str(&v.sku)),
+            "vendor" => opt(store.product(l.product_id), |p| Str(&p.vendor)),
+            "taxable" => Bool(o.tax_rate_bp > 0),
+            "quantity" => Int(i64::from(l.quantity)),
+            "currentQuantity" => {
+                let refunded: u32 = o
+                    .refunds
+                    .iter()
+                    .flat_map(|r| &r.lines)
+                    .filter(|x| x.line_item_id == l.id)
+                    .map(|x| x.quantity)
+                    .sum();
+                Int(i64::from(l.quantity.saturating_sub(refunded)))
             }
-        }
+            "refundableQuantity" => Int(i64::from(o.refundable_qty(l.id))),
+            _ => Null,
+        },
         Src::Refund(_, r) => match n {
-            "id" => gid("Refund", r.id).into(),
-            "legacyResourceId" => r.id.to_string().into(),
-            "createdAt" | "updatedAt" => fmt_ts_utc(r.created_at).into(),
-            "note" => opt(r.note.as_deref()),
-            _ => Value::Null,
+            "id" => Gid("Refund", r.id),
+            "legacyResourceId" => IdText(r.id),
+            "createdAt" | "updatedAt" => Time(r.created_at),
+            "note" => opt(r.note.as_deref(), Str),
+            _ => Null,
         },
         Src::RefundLine(_, r, l) => match n {
-            "id" => gid("RefundLineItem", l.id).into(),
-            "quantity" => l.quantity.into(),
-            "restockType" => if r.restock { "RETURN" } else { "NO_RESTOCK" }.into(),
-            "restocked" => r.restock.into(),
-            _ => Value::Null,
+            "id" => Gid("RefundLineItem", l.id),
+            "quantity" => Int(i64::from(l.quantity)),
+            "restockType" => Str(if r.restock { "RETURN" } else { "NO_RESTOCK" }),
+            "restocked" => Bool(r.restock),
+            _ => Null,
         },
         Src::Transaction(o, r) => match n {
-            "id" => gid("OrderTransaction", r.transaction_id).into(),
-            "kind" => "REFUND".into(),
-            "status" => if r.success { "SUCCESS" } else { "FAILURE" }.into(),
-            "gateway" => o.gateway.into(),
-            "processedAt" | "createdAt" => fmt_ts_utc(r.created_at).into(),
-            "test" => o.test.into(),
-            "errorCode" => {
-                if r.success {
-                    Value::Null
-                } else {
-                    "CARD_DECLINED".into()
-                }
-            }
-            _ => Value::Null,
+            "id" => Gid("OrderTransaction", r.transaction_id),
+            "kind" => Str("REFUND"),
+            "status" => Str(if r.success { "SUCCESS" } else { "FAILURE" }),
+            "gateway" => Str(o.gateway),
+            "processedAt" | "createdAt" => Time(r.created_at),
+            "test" => Bool(o.test),
+            "errorCode" if !r.success => Str("CARD_DECLINED"),
+            _ => Null,
         },
         Src::Adjustment(_, r) => match n {
-            "id" => gid("OrderAdjustment", r.adjustment_id).into(),
-            "reason" => "SHIPPING_REFUND".into(),
-            _ => Value::Null,
+            "id" => Gid("OrderAdjustment", r.adjustment_id),
+            "reason" => Str("SHIPPING_REFUND"),
+            _ => Null,
         },
         Src::MoneyV2(m, c) => match n {
-            "amount" => decimal(m).into(),
-            "currencyCode" => c.code().into(),
-            _ => Value::Null,
+            "amount" => Decimal(m),
+            "currencyCode" => Scalar::Currency(c),
+            _ => Null,
         },
         Src::TaxLine(o, _) => match n {
-            "title" => o.tax_title.into(),
-            "rate" => serde_json::Number::from_f64(f64::from(o.tax_rate_bp) / 10_000.0)
-                .map(Value::Number)
-                .unwrap_or(Value::Null),
-            "ratePercentage" => serde_json::Number::from_f64(f64::from(o.tax_rate_bp) / 100.0)
-                .map(Value::Number)
-                .unwrap_or(Value::Null),
-            _ => Value::Null,
+            "title" => Str(o.tax_title),
+            "rate" => Scalar::Float(f64::from(o.tax_rate_bp) / 10_000.0),
+            "ratePercentage" => Scalar::Float(f64::from(o.tax_rate_bp) / 100.0),
+            _ => Null,
         },
         Src::Address(a) => match n {
-            "firstName" => Value::String(a.first_name.to_string()),
-            "lastName" => Value::String(a.last_name.to_string()),
-            "name" => format!("{} {}", a.first_name, a.last_name).into(),
-            "address1" => Value::String(a.address1.to_string()),
-            "city" => Value::String(a.city.to_string()),
-            "provinceCode" => Value::String(a.province_code.to_string()),
-            "countryCodeV2" => Value::String(a.country_code.to_string()),
-            "zip" => Value::String(a.zip.to_string()),
-            "phone" => opt(a.phone.as_deref()),
-            _ => Value::Null,
+            "firstName" => Str(&a.first_name),
+            "lastName" => Str(&a.last_name),
+            "name" => Owned(format!("{} {}", a.first_name, a.last_name)),
+            "address1" => Str(&a.address1),
+            "city" => Str(&a.city),
+            "provinceCode" => Str(&a.province_code),
+            "countryCodeV2" => Str(&a.country_code),
+            "zip" => Str(&a.zip),
+            "phone" => opt(a.phone.as_deref(), Str),
+            _ => Null,
         },
         Src::Variant(pid, vid) => {
             let v = store.variant(pid, vid);
             match n {
-                "id" => gid("ProductVariant", vid).into(),
-                "legacyResourceId" => vid.to_string().into(),
-                "sku" => opt(v.map(|v| v.sku.to_string())),
-                "title" => opt(v.map(|v| v.title.to_string())),
-                "price" => opt(v.map(|v| decimal(v.price))),
-                _ => Value::Null,
+                "id" => Gid("ProductVariant", vid),
+                "legacyResourceId" => IdText(vid),
+                "sku" => opt(v, |v| Str(&v.sku)),
+                "title" => opt(v, |v| Str(&v.title)),
+                "price" => opt(v, |v| Decimal(v.price)),
+                _ => Null,
             }
         }
         Src::Product(pid) => {
             let p = store.product(pid);
             match n {
-                "id" => gid("Product", pid).into(),
-                "legacyResourceId" => pid.to_string().into(),
-                "title" => opt(p.map(|p| p.title.to_string())),
-                "vendor" => opt(p.map(|p| p.vendor.to_string())),
-                "productType" => opt(p.map(|p| p.product_type.to_string())),
-                "handle" => opt(p.map(|p| p.handle.to_string())),
-                _ => Value::Null,
+                "id" => Gid("Product", pid),
+                "legacyResourceId" => IdText(pid),
+                "title" => opt(p, |p| Str(&p.title)),
+                "vendor" => opt(p, |p| Str(&p.vendor)),
+                "productType" => opt(p, |p| Str(&p.product_type)),
+                "handle" => opt(p, |p| Str(&p.handle)),
+                _ => Null,
             }
         }
         Src::Consent(c) => match n {
-            "marketingState" => c.email_consent.as_str().to_uppercase().into(),
-            "marketingOptInLevel" => "SINGLE_OPT_IN".into(),
-            "consentUpdatedAt" => fmt_ts_utc(c.created_at).into(),
-            _ => Value::Null,
+            "marketingState" => Owned(c.email_consent.as_str().to_uppercase()),
+            "marketingOptInLevel" => Str("SINGLE_OPT_IN"),
+            "consentUpdatedAt" => Time(c.created_at),
+            _ => Null,
         },
-        Src::MoneyBag(..) => Value::Null,
+        Src::MoneyBag(..) => Null,
     }
-}
-
-/// Writes JSON with `/` escaped as `\/` inside strings, as Shopify's bulk files have
-/// it (`gid:\/\/…`), straight into the output buffer.
-struct SlashEscaping;
-
-impl serde_json::ser::Formatter for SlashEscaping {
-    fn write_string_fragment<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        let mut parts = fragment.split('/');
-        if let Some(first) = parts.next() {
-            writer.write_all(first.as_bytes())?;
-        }
-        for part in parts {
-            writer.write_all(b"\\/")?;
-            writer.write_all(part.as_bytes())?;
-        }
-        Ok(())
-    }
-}
-
-/// One JSONL line.
-fn push_line(out: &mut Vec<u8>, v: &Value) {
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, SlashEscaping);
-    // Writing a Value into a Vec cannot fail.
-    let _ = serde::Serialize::serialize(v, &mut ser);
-    out.push(b'\n');
-}
-
-fn emit<'a>(
-    store: &'a StoreData,
-    ty: &str,
-    src: Src<'a>,
-    sels: &'a [Selection],
-    parent: Option<&str>,
-    out: &mut Vec<u8>,
-    count: &mut u64,
-) {
-    let mut children = Vec::new();
-    let mut v = render(store, ty, src, sels, &mut children);
-    if let (Some(p), Value::Object(m)) = (parent, &mut v) {
-        m.insert("__parentId".into(), Value::String(p.into()));
-    }
-    push_line(out, &v);
-    *count += 1;
-    for c in children {
-        for item in c.items {
-            emit(store, c.ty, item, c.sels, Some(&c.parent), out, count);
-        }
-    }
-}
-
-/// Render the whole bulk result: (JSONL bytes, objectCount, rootObjectCount).
-pub fn bulk_jsonl(
-    store: &StoreData,
-    root: &Field,
-    node: &[Selection],
-    filter: &super::search::Filter,
-) -> (Vec<u8>, u64, u64) {
-    let mut out = Vec::new();
-    let (mut count, mut roots) = (0u64, 0u64);
-    match root.name.as_str() {
-        "customers" => {
-            for c in store
-                .customers
-                .iter()
-                .filter(|c| filter.matches(c.id, c.created_at, c.updated_at))
-            {
-                roots += 1;
-                emit(
-                    store,
-                    "Customer",
-                    Src::Customer(c),
-                    node,
-                    None,
-                    &mut out,
-                    &mut count,
-                );
-            }
-        }
-        _ => {
-            for o in store
-                .orders
-                .iter()
-                .filter(|o| filter.matches(o.id, o.created_at, o.updated_at))
-            {
-                roots += 1;
-                emit(
-                    store,
-                    "Order",
-                    Src::Order(o),
-                    node,
-                    None,
-                    &mut out,
-                    &mut count,
-                );
-            }
-        }
-    }
-    (out, count, roots)
 }
