@@ -14,7 +14,7 @@ use std::io::Write as _;
 use super::parse::{Field, Selection, fields_for};
 use super::resolve::{Scalar, Src, connection, list, object, scalar, self_gid};
 use super::schema::{Kind, kind, node_selection};
-use crate::sandbox::shopify::model::{Money, StoreData, Ts};
+use crate::sandbox::shopify::model::{Customer, Money, Order, StoreData, Ts};
 
 /// A connection met while rendering: its nodes become their own lines.
 struct Child<'a> {
@@ -24,30 +24,42 @@ struct Child<'a> {
     sels: &'a [Selection],
 }
 
+/// What each byte becomes inside a JSON string: 0 stays, `u` is `\u00XX`, anything
+/// else is the letter after a backslash (Shopify also escapes `/`).
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t[b'/' as usize] = b'/';
+    t
+};
+
 /// A JSON string with Shopify's escaping (`/` as `\/`).
 fn string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'/' => b"\\/",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
-                // Writing into a Vec cannot fail.
-                let _ = write!(out, "\\u{b:04x}");
-                start = i + 1;
-                continue;
-            }
-            _ => continue,
-        };
+        let esc = ESCAPE[b as usize];
+        if esc == 0 {
+            continue;
+        }
         out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(esc);
+        if esc == b'u' {
+            // Writing into a Vec cannot fail.
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.extend_from_slice(&[b'\\', esc]);
+        }
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
@@ -158,132 +170,161 @@ fn list_of<'s>(out: &mut Vec<u8>, items: impl Iterator<Item = &'s str>) {
     out.push(b']');
 }
 
-/// Writes one object's members, tracking keys so that a field selected twice under
-/// one response key is written once, as GraphQL merges it.
-struct Members<'o, 'k> {
-    out: &'o mut Vec<u8>,
-    keys: Vec<&'k str>,
+/// One member of an object's plan: a selected field with its schema kind and its
+/// key already written as JSON (`"key":`).
+struct Member<'a> {
+    field: &'a Field,
+    kind: Kind,
+    key: Vec<u8>,
 }
 
-impl<'k> Members<'_, 'k> {
-    /// Starts the member `key`; false (and nothing written) if it was written already.
-    fn key(&mut self, key: &'k str) -> bool {
-        if self.keys.contains(&key) {
-            return false;
+/// The members written for a selection set on a type, worked out once per export:
+/// fields not in the schema are left out, and a response key selected twice is
+/// written once (its first selection), as GraphQL merges such fields.
+struct Plans<'a> {
+    plans: Vec<((usize, &'static str), std::rc::Rc<[Member<'a>]>)>,
+}
+
+impl<'a> Plans<'a> {
+    fn new() -> Self {
+        Plans { plans: Vec::new() }
+    }
+
+    fn get(&mut self, sels: &'a [Selection], ty: &'static str) -> std::rc::Rc<[Member<'a>]> {
+        let id = (sels.as_ptr() as usize, ty);
+        if let Some((_, p)) = self.plans.iter().find(|(k, _)| *k == id) {
+            return p.clone();
         }
-        if !self.keys.is_empty() {
-            self.out.push(b',');
+        let mut members: Vec<Member<'a>> = Vec::new();
+        for f in fields_for(sels, ty) {
+            let Some(kind) = kind(ty, &f.name) else {
+                continue;
+            };
+            let mut key = Vec::new();
+            string(&mut key, f.key());
+            key.push(b':');
+            // A connection writes no member of its own; its nodes become lines.
+            let writes = !matches!(kind, Kind::Conn(_));
+            if writes && members.iter().any(|m| m.key == key) {
+                continue;
+            }
+            members.push(Member {
+                field: f,
+                kind,
+                key: if writes { key } else { Vec::new() },
+            });
         }
-        self.keys.push(key);
-        string(self.out, key);
-        self.out.push(b':');
-        true
+        let plan: std::rc::Rc<[Member<'a>]> = members.into();
+        self.plans.push((id, plan.clone()));
+        plan
     }
 }
 
-/// Write `src` (of GraphQL type `ty`) with the selected fields; connections are
-/// pushed to `children` instead of being written inline. `parent` adds `__parentId`.
-fn write_object<'a>(
-    out: &mut Vec<u8>,
+/// The state of one export: its output and its plans.
+struct Writer<'a> {
     store: &'a StoreData,
-    ty: &'static str,
-    src: Src<'a>,
-    sels: &'a [Selection],
-    parent: Option<(&'static str, u64)>,
-    children: &mut Vec<Child<'a>>,
-) {
-    out.push(b'{');
-    let mut m = Members {
-        out,
-        keys: Vec::new(),
-    };
-    for f in fields_for(sels, ty) {
-        write_field(&mut m, store, ty, src, f, children);
-    }
-    if let Some((kind, id)) = parent
-        && m.key("__parentId")
-    {
-        gid(m.out, kind, id);
-    }
-    m.out.push(b'}');
+    out: Vec<u8>,
+    plans: Plans<'a>,
 }
 
-fn write_field<'a>(
-    m: &mut Members<'_, 'a>,
-    store: &'a StoreData,
-    ty: &'static str,
-    src: Src<'a>,
-    f: &'a Field,
-    children: &mut Vec<Child<'a>>,
-) {
-    if f.name == "__typename" {
-        if m.key(f.key()) {
-            string(m.out, ty);
-        }
-        return;
-    }
-    match kind(ty, &f.name) {
-        Some(Kind::Conn(t)) => {
-            if let (Some(node), Some(parent)) = (node_selection(f), self_gid(src)) {
-                children.push(Child {
-                    parent,
-                    ty: t,
-                    items: connection(src, &f.name),
-                    sels: node,
-                });
-            }
-        }
-        Some(Kind::Obj(t)) => {
-            if !m.key(f.key()) {
-                return;
-            }
-            match object(store, src, &f.name) {
-                Some(s) => write_object(m.out, store, t, s, &f.selections, None, children),
-                None => m.out.extend_from_slice(b"null"),
-            }
-        }
-        Some(Kind::List(t)) => {
-            if !m.key(f.key()) {
-                return;
-            }
-            m.out.push(b'[');
-            for (i, s) in list(src, &f.name).into_iter().enumerate() {
-                if i > 0 {
-                    m.out.push(b',');
+impl<'a> Writer<'a> {
+    /// Write `src` (of GraphQL type `ty`) with the selected fields; connections are
+    /// pushed to `children` instead of being written inline. `parent` adds
+    /// `__parentId`.
+    fn object(
+        &mut self,
+        ty: &'static str,
+        src: Src<'a>,
+        sels: &'a [Selection],
+        parent: Option<(&'static str, u64)>,
+        children: &mut Vec<Child<'a>>,
+    ) {
+        let plan = self.plans.get(sels, ty);
+        self.out.push(b'{');
+        let mut first = true;
+        for m in plan.iter() {
+            if let Kind::Conn(t) = m.kind {
+                if let (Some(node), Some(parent)) = (node_selection(m.field), self_gid(src)) {
+                    children.push(Child {
+                        parent,
+                        ty: t,
+                        items: connection(src, &m.field.name),
+                        sels: node,
+                    });
                 }
-                write_object(m.out, store, t, s, &f.selections, None, children);
+                continue;
             }
-            m.out.push(b']');
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            self.out.extend_from_slice(&m.key);
+            self.member(ty, src, m, children);
         }
-        Some(Kind::Scalar) => {
-            if m.key(f.key()) {
-                value(m.out, scalar(store, src, f));
+        if let Some((kind, id)) = parent {
+            if !first {
+                self.out.push(b',');
+            }
+            self.out.extend_from_slice(b"\"__parentId\":");
+            gid(&mut self.out, kind, id);
+        }
+        self.out.push(b'}');
+    }
+
+    fn member(
+        &mut self,
+        ty: &'static str,
+        src: Src<'a>,
+        m: &Member<'a>,
+        children: &mut Vec<Child<'a>>,
+    ) {
+        let f = m.field;
+        match m.kind {
+            _ if f.name == "__typename" => string(&mut self.out, ty),
+            Kind::Obj(t) => match object(self.store, src, &f.name) {
+                Some(s) => self.object(t, s, &f.selections, None, children),
+                None => self.out.extend_from_slice(b"null"),
+            },
+            Kind::List(t) => {
+                self.out.push(b'[');
+                for (i, s) in list(src, &f.name).into_iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.object(t, s, &f.selections, None, children);
+                }
+                self.out.push(b']');
+            }
+            Kind::Scalar => value(&mut self.out, scalar(self.store, src, f)),
+            Kind::Conn(_) => {}
+        }
+    }
+
+    /// One line for `src`, then (depth first) the lines of its connections' nodes.
+    fn emit(
+        &mut self,
+        ty: &'static str,
+        src: Src<'a>,
+        sels: &'a [Selection],
+        parent: Option<(&'static str, u64)>,
+        count: &mut u64,
+    ) {
+        let mut children = Vec::new();
+        self.object(ty, src, sels, parent, &mut children);
+        self.out.push(b'\n');
+        *count += 1;
+        for c in children {
+            for item in c.items {
+                self.emit(c.ty, item, c.sels, Some(c.parent), count);
             }
         }
-        None => {}
     }
 }
 
-/// One line for `src`, then (depth first) the lines of its connections' nodes.
-fn emit<'a>(
-    out: &mut Vec<u8>,
-    store: &'a StoreData,
-    ty: &'static str,
-    src: Src<'a>,
-    sels: &'a [Selection],
-    parent: Option<(&'static str, u64)>,
-    count: &mut u64,
-) {
-    let mut children = Vec::new();
-    write_object(out, store, ty, src, sels, parent, &mut children);
-    out.push(b'\n');
-    *count += 1;
-    for c in children {
-        for item in c.items {
-            emit(out, store, c.ty, item, c.sels, Some(c.parent), count);
-        }
-    }
-}
+/// Bytes reserved per root object up front, so that the output (hundreds of MB for
+/// a month of a large store) is not copied over and over as it grows.
+const ORDER_BYTES: usize = 4096;
+const CUSTOMER_BYTES: usize = 768;
 
 /// Render the whole bulk result: (JSONL bytes, objectCount, rootObjectCount).
 pub fn bulk_jsonl(
@@ -292,29 +333,80 @@ pub fn bulk_jsonl(
     node: &[Selection],
     filter: &super::search::Filter,
 ) -> (Vec<u8>, u64, u64) {
-    let mut out = Vec::new();
+    let mut w = Writer {
+        store,
+        out: Vec::new(),
+        plans: Plans::new(),
+    };
     let (mut count, mut roots) = (0u64, 0u64);
     match root.name.as_str() {
         "customers" => {
-            for c in store
-                .customers
-                .iter()
-                .filter(|c| filter.matches(c.id, c.created_at, c.updated_at))
-            {
+            let matching = |c: &&Customer| filter.matches(c.id, c.created_at, c.updated_at);
+            w.out
+                .reserve(store.customers.iter().filter(matching).count() * CUSTOMER_BYTES);
+            for c in store.customers.iter().filter(matching) {
                 roots += 1;
-                emit(&mut out, store, "Customer", Src::Customer(c), node, None, &mut count);
+                w.emit("Customer", Src::Customer(c), node, None, &mut count);
             }
         }
         _ => {
-            for o in store
-                .orders
-                .iter()
-                .filter(|o| filter.matches(o.id, o.created_at, o.updated_at))
-            {
+            let matching = |o: &&Order| filter.matches(o.id, o.created_at, o.updated_at);
+            w.out
+                .reserve(store.orders.iter().filter(matching).count() * ORDER_BYTES);
+            for o in store.orders.iter().filter(matching) {
                 roots += 1;
-                emit(&mut out, store, "Order", Src::Order(o), node, None, &mut count);
+                w.emit("Order", Src::Order(o), node, None, &mut count);
             }
         }
     }
-    (out, count, roots)
+    (w.out, count, roots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::shopify::model::fmt_ts_utc;
+
+    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        f(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_escape_as_json_does_and_slashes_as_shopify_does() {
+        for s in [
+            "",
+            "plain",
+            "gid://shopify/Order/1",
+            "quote \" back \\ nl \n cr \r tab \t bell \u{7} nul \u{0}",
+            "ünïcödé ✓ 🦀",
+        ] {
+            let ours = text(|o| string(o, s));
+            let back: String = serde_json::from_str(&ours).unwrap();
+            assert_eq!(back, s, "{ours}");
+            let theirs = serde_json::to_string(s).unwrap().replace('/', "\\/");
+            // serde_json writes \u0007 and \u0000 the same way; the rest are short forms.
+            assert_eq!(ours, theirs);
+        }
+    }
+
+    #[test]
+    fn decimals_keep_one_decimal_at_least_and_times_match_the_store_format() {
+        let cases = [
+            (1234, "\"12.34\""),
+            (1230, "\"12.3\""),
+            (1000, "\"10.0\""),
+            (5, "\"0.05\""),
+            (-250, "\"-2.5\""),
+            (0, "\"0.0\""),
+        ];
+        for (cents, want) in cases {
+            assert_eq!(text(|o| decimal(o, Money(cents))), want);
+            assert_eq!(want.trim_matches('"'), super::super::resolve::decimal(Money(cents)));
+        }
+        for ts in [0, 1_717_243_200, 1_780_000_001, 946_684_799] {
+            assert_eq!(text(|o| time(o, ts)), format!("\"{}\"", fmt_ts_utc(ts)));
+        }
+    }
 }
