@@ -14,10 +14,10 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{StructField, StructType, Transaction};
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
+use futures::StreamExt;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
-use futures::StreamExt;
 use serde::Serialize;
 
 use super::error::delta;

@@ -2,8 +2,9 @@
 //! HTTP into real Delta tables: a full bulk backfill lands exactly the sandbox's
 //! records; bulk rows equal REST rows column for column (except the documented
 //! gaps); a backfill SIGKILLed mid-way resumes to the same set; a failing or
-//! timed-out job shrinks its window and, at the minimum, fails with one line; and
-//! chaos changes nothing in the landed data.
+//! timed-out job shrinks its window and, at the minimum, fails with one line;
+//! chaos changes nothing in the landed data; and pacing by GraphQL cost keeps the
+//! calls out of Shopify's throttle.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -492,4 +493,37 @@ async fn chaos_lands_identical_data_through_bulk() {
     );
     calm.shutdown().await;
     stormy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_cost_pacing_keeps_bulk_calls_out_of_the_throttle() {
+    // A small cost bucket (40 points, 40/s) answering THROTTLED with 429: 21 windows
+    // of a run mutation (10 points) and polls (1 each) need several bucketfuls, so
+    // only pacing from `extensions.cost` keeps the calls out of the throttle.
+    let handle = store(30, 200, |c| {
+        c.shopify.graphql.maximum_available = 40.0;
+        c.shopify.graphql.restore_rate = 40.0;
+        c.shopify.graphql.throttle_status = 429;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let wh = warehouse(dir.path());
+    let source = source(&handle);
+    assert!(backfill(&wh, &source, "orders", options(true, 180)).await >= 20);
+    assert_eq!(
+        scalar_i64(&wh, "SELECT count(*) FROM raw_shop.orders").await,
+        200
+    );
+    let graphql: u64 = endpoint_counts(&handle)
+        .iter()
+        .filter(|(e, _)| e.ends_with("graphql.json"))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(graphql > 60, "the run needed several bucketfuls: {graphql}");
+    let throttled = handle.log.to_json(0)["throttled_429"].as_u64().unwrap();
+    assert!(
+        throttled <= 1,
+        "{throttled} THROTTLED answers: only the first may come before the bucket is known"
+    );
+    handle.shutdown().await;
 }

@@ -73,6 +73,7 @@ pub struct Client {
     base: String,
     version: String,
     token: crate::config::Secret,
+    cost: Arc<super::cost::CostBudget>,
 }
 
 /// One REST page.
@@ -97,6 +98,7 @@ impl Client {
             base: base.trim_end_matches('/').to_string(),
             version,
             token,
+            cost: Arc::default(),
         })
     }
 
@@ -107,6 +109,7 @@ impl Client {
             base,
             version,
             token,
+            cost,
         } = self;
         let api = crate::http::reconfigure(api, f);
         Client {
@@ -114,6 +117,7 @@ impl Client {
             base,
             version,
             token,
+            cost,
         }
     }
 
@@ -151,6 +155,7 @@ impl Client {
     pub async fn graphql(&self, query: &str, variables: Value) -> Result<Value> {
         let url = self.url("graphql.json");
         let body = serde_json::json!({ "query": query, "variables": variables });
+        self.cost.acquire(query).await;
         let reply = self
             .api
             .send(|c| {
@@ -161,6 +166,7 @@ impl Client {
             .await?;
         let v: Value = serde_json::from_slice(&reply.body)
             .map_err(|e| self.protocol(format!("GraphQL answer is not JSON: {e}")))?;
+        self.cost.observe(query, &v);
         if let Some(err) = v.pointer("/errors/0/message").and_then(Value::as_str) {
             return Err(self.protocol(format!("GraphQL error: {err}")));
         }

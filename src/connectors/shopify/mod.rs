@@ -6,6 +6,7 @@ mod bulk_columns;
 mod bulk_line;
 pub mod bulk_map;
 pub mod client;
+mod cost;
 pub mod rest;
 pub mod schema;
 

@@ -113,7 +113,7 @@ fn decimal(out: &mut Vec<u8>, m: Money) {
     int(out, a / 100);
     out.push(b'.');
     let cents = (a % 100) as u32;
-    if cents % 10 == 0 {
+    if cents.is_multiple_of(10) {
         out.push(b'0' + (cents / 10) as u8);
     } else {
         two(out, cents);
@@ -182,15 +182,19 @@ struct Member<'a> {
 /// fields not in the schema are left out, and a response key selected twice is
 /// written once (its first selection), as GraphQL merges such fields.
 struct Plans<'a> {
-    plans: Vec<((usize, &'static str), std::rc::Rc<[Member<'a>]>)>,
+    plans: Vec<(PlanId, Plan<'a>)>,
 }
+
+/// A selection set (by address) on a type.
+type PlanId = (usize, &'static str);
+type Plan<'a> = std::rc::Rc<[Member<'a>]>;
 
 impl<'a> Plans<'a> {
     fn new() -> Self {
         Plans { plans: Vec::new() }
     }
 
-    fn get(&mut self, sels: &'a [Selection], ty: &'static str) -> std::rc::Rc<[Member<'a>]> {
+    fn get(&mut self, sels: &'a [Selection], ty: &'static str) -> Plan<'a> {
         let id = (sels.as_ptr() as usize, ty);
         if let Some((_, p)) = self.plans.iter().find(|(k, _)| *k == id) {
             return p.clone();
@@ -214,7 +218,7 @@ impl<'a> Plans<'a> {
                 key: if writes { key } else { Vec::new() },
             });
         }
-        let plan: std::rc::Rc<[Member<'a>]> = members.into();
+        let plan: Plan<'a> = members.into();
         self.plans.push((id, plan.clone()));
         plan
     }
@@ -403,7 +407,6 @@ mod tests {
         ];
         for (cents, want) in cases {
             assert_eq!(text(|o| decimal(o, Money(cents))), want);
-            assert_eq!(want.trim_matches('"'), super::super::resolve::decimal(Money(cents)));
         }
         for ts in [0, 1_717_243_200, 1_780_000_001, 946_684_799] {
             assert_eq!(text(|o| time(o, ts)), format!("\"{}\"", fmt_ts_utc(ts)));

@@ -19,8 +19,8 @@
 //! refused. Each root field costs 10 points (mutations) or 1 (queries); a request
 //! the bucket cannot cover answers THROTTLED (HTTP 200 by default, or 429).
 
-pub mod parse;
 pub mod jsonl;
+pub mod parse;
 pub mod resolve;
 pub mod schema;
 pub mod search;

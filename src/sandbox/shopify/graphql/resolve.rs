@@ -55,15 +55,6 @@ fn opt<'a, T>(v: Option<T>, f: impl FnOnce(T) -> Scalar<'a>) -> Scalar<'a> {
     v.map_or(Scalar::Null, f)
 }
 
-/// GraphQL `Decimal` text of an amount (the form [`Scalar::Decimal`] writes).
-pub fn decimal(m: Money) -> String {
-    let s = m.to_decimal();
-    match s.strip_suffix('0') {
-        Some(t) if !t.ends_with('.') => t.to_string(),
-        _ => s,
-    }
-}
-
 /// The `(kind, id)` of an object whose connections have nodes (their `__parentId`).
 pub fn self_gid(src: Src) -> Option<(&'static str, u64)> {
     Some(match src {
