@@ -22,27 +22,29 @@ WITH lines AS (
   FROM models.refunds_fx
   GROUP BY order_id
 ), shop AS (
+  -- Defaults are typed zeros: an integer 0 would widen each COALESCE to a larger
+  -- decimal that the CAST then narrows (and range-checks) again on every row.
   SELECT o.source, o.order_id, o.order_name, o.customer_id, o.email_canonical,
          o.processed_at, o.processed_date, o.financial_status, o.is_cancelled,
          o.shop_currency, o.presentment_currency,
-         CAST(COALESCE(l.gross_sales, 0) AS DECIMAL(18,2))         AS gross_sales,
-         CAST(COALESCE(o.total_discounts, 0) AS DECIMAL(18,2))     AS discounts,
-         CAST(COALESCE(r.returns, 0) AS DECIMAL(18,2))             AS returns,
-         CAST(COALESCE(o.total_shipping, 0) AS DECIMAL(18,2))      AS shipping_charged,
-         CAST(COALESCE(r.shipping_refunded, 0) AS DECIMAL(18,2))   AS shipping_refunded,
-         CAST(COALESCE(o.total_tax, 0) AS DECIMAL(18,2))           AS tax_charged,
-         CAST(COALESCE(r.tax_refunded, 0) AS DECIMAL(18,2))        AS tax_refunded,
-         CAST(COALESCE(o.total_price, 0) AS DECIMAL(18,2))         AS total_price,
-         CAST(COALESCE(r.refunded_amount, 0) AS DECIMAL(18,2))     AS refunded_amount,
+         CAST(COALESCE(l.gross_sales, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))         AS gross_sales,
+         CAST(COALESCE(o.total_discounts, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))     AS discounts,
+         CAST(COALESCE(r.returns, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))             AS returns,
+         CAST(COALESCE(o.total_shipping, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))      AS shipping_charged,
+         CAST(COALESCE(r.shipping_refunded, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))   AS shipping_refunded,
+         CAST(COALESCE(o.total_tax, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))           AS tax_charged,
+         CAST(COALESCE(r.tax_refunded, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))        AS tax_refunded,
+         CAST(COALESCE(o.total_price, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))         AS total_price,
+         CAST(COALESCE(r.refunded_amount, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))     AS refunded_amount,
          CAST(l.presentment_gross_sales AS DECIMAL(18,2))          AS presentment_gross_sales,
          o.presentment_total_discounts                             AS presentment_discounts,
          CAST(r.presentment_returns AS DECIMAL(18,2))              AS presentment_returns,
          o.presentment_total_shipping                              AS presentment_shipping,
          o.presentment_total_tax                                   AS presentment_tax,
          o.presentment_total_price                                 AS presentment_total_price,
-         CAST(COALESCE(r.returns_reporting, 0) AS DECIMAL(18,2))             AS returns_reporting,
-         CAST(COALESCE(r.shipping_refunded_reporting, 0) AS DECIMAL(18,2))   AS shipping_refunded_reporting,
-         CAST(COALESCE(r.tax_refunded_reporting, 0) AS DECIMAL(18,2))        AS tax_refunded_reporting
+         CAST(COALESCE(r.returns_reporting, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))             AS returns_reporting,
+         CAST(COALESCE(r.shipping_refunded_reporting, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))   AS shipping_refunded_reporting,
+         CAST(COALESCE(r.tax_refunded_reporting, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))        AS tax_refunded_reporting
   FROM models.stg_shop_orders o
   LEFT JOIN lines l ON l.order_id = o.order_id
   LEFT JOIN refunds r ON r.order_id = o.order_id

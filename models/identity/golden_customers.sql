@@ -1,6 +1,8 @@
 -- One row per golden customer (a person across the store, guest checkouts and CRMs)
 -- with per-field survivorship: among the person's records with a non-null value,
--- the source ranked first in [project] source_priority, then the most recent.
+-- the source ranked first in [project] source_priority, then the most recent, then
+-- (a tie: same priority and time) the smallest source name and record id, so every
+-- run picks the same record.
 WITH records AS (
   SELECT 'c:shop:' || CAST(customer_id AS VARCHAR) AS node, source, updated_at,
          email, email_canonical, phone_e164, first_name, last_name, primary_tag, customer_id AS store_customer_id
@@ -25,13 +27,13 @@ WITH records AS (
 )
 SELECT golden_id,
        min(component_id)                                                                   AS component_id,
-       first_value(lower(trim(email)) ORDER BY priority, updated_at DESC) FILTER (WHERE email_canonical IS NOT NULL) AS email,
-       first_value(email_canonical ORDER BY priority, updated_at DESC) FILTER (WHERE email_canonical IS NOT NULL) AS email_canonical,
-       first_value(phone_e164 ORDER BY priority, updated_at DESC) FILTER (WHERE phone_e164 IS NOT NULL)           AS phone_e164,
-       first_value(first_name ORDER BY priority, updated_at DESC) FILTER (WHERE first_name IS NOT NULL)           AS first_name,
-       first_value(last_name ORDER BY priority, updated_at DESC) FILTER (WHERE last_name IS NOT NULL)             AS last_name,
-       first_value(primary_tag ORDER BY priority, updated_at DESC) FILTER (WHERE primary_tag IS NOT NULL)         AS primary_tag,
-       first_value(store_customer_id ORDER BY updated_at DESC) FILTER (WHERE store_customer_id IS NOT NULL)       AS store_customer_id,
+       first_value(lower(trim(email)) ORDER BY priority, updated_at DESC, source, node) FILTER (WHERE email_canonical IS NOT NULL) AS email,
+       first_value(email_canonical ORDER BY priority, updated_at DESC, source, node) FILTER (WHERE email_canonical IS NOT NULL) AS email_canonical,
+       first_value(phone_e164 ORDER BY priority, updated_at DESC, source, node) FILTER (WHERE phone_e164 IS NOT NULL)           AS phone_e164,
+       first_value(first_name ORDER BY priority, updated_at DESC, source, node) FILTER (WHERE first_name IS NOT NULL)           AS first_name,
+       first_value(last_name ORDER BY priority, updated_at DESC, source, node) FILTER (WHERE last_name IS NOT NULL)             AS last_name,
+       first_value(primary_tag ORDER BY priority, updated_at DESC, source, node) FILTER (WHERE primary_tag IS NOT NULL)         AS primary_tag,
+       first_value(store_customer_id ORDER BY updated_at DESC, node) FILTER (WHERE store_customer_id IS NOT NULL)       AS store_customer_id,
        CAST(count(DISTINCT store_customer_id) AS BIGINT)                                  AS store_customers,
        CAST(count(*) AS BIGINT)                                                            AS source_records
 FROM ranked

@@ -57,6 +57,7 @@ pub async fn run(project: &Path, args: RunArgs) -> anyhow::Result<()> {
             }
         }
     };
+    let started = std::time::Instant::now();
     let report = model::run(&project, &warehouse, &args.select, &mut on_event).await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -67,7 +68,8 @@ pub async fn run(project: &Path, args: RunArgs) -> anyhow::Result<()> {
     } else if report.models.is_empty() {
         println!("no models in {}", project.models_dir().display());
     } else {
-        let seconds: f64 = report.models.iter().map(|m| m.seconds).sum();
+        // Wall time: models build concurrently, so their times overlap.
+        let seconds = started.elapsed().as_secs_f64();
         println!("built {} model(s) in {seconds:.2}s", report.models.len());
     }
     Ok(())

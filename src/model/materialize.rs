@@ -6,8 +6,13 @@
 //! several of the run's table models read is computed once and held for them (see
 //! `shared_views`).
 //!
-//! A failed model stops the run: what was built before it stays committed, nothing
-//! after it runs (it would read stale or missing inputs).
+//! Independent models are built at the same time, up to one per core (at most
+//! two), so that one model's single-threaded stretches (Parquet writing, commits)
+//! overlap another's query; the order they start in is `schedule`'s.
+//!
+//! A failed model stops the run: what was built before it stays committed (models
+//! already running finish), nothing else starts (it could read stale or missing
+//! inputs).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,10 +21,12 @@ use std::time::Instant;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
+use tokio::task::JoinSet;
 
 use super::error::{ModelError, Result};
 use super::project::{Model, ModelSet};
 use super::properties::Materialized;
+use super::schedule::{Node, Schedule};
 use super::session;
 use super::shared_views::SharedViews;
 use crate::warehouse::Warehouse;
@@ -62,7 +69,8 @@ pub enum RunEvent<'a> {
     Finished(&'a ModelResult),
 }
 
-/// Build the `selected` models of `set` in dependency order.
+/// Build the `selected` models of `set` in dependency order, up to [`width`] at a
+/// time: a model starts once what it reads of this run is done (see `schedule`).
 pub async fn build(
     warehouse: &Warehouse,
     set: &ModelSet,
@@ -72,71 +80,188 @@ pub async fn build(
     check_inputs_built(warehouse, set, selected).await?;
     let ctx = session::open(warehouse, set.settings()).await?;
     // Views outside the selection that selected models read must exist in the
-    // session; they are defined at their place in the order, after anything
-    // upstream of them that this run rebuilds.
+    // session; they are defined once what they read of this run is built.
     let mut upstream_views = BTreeSet::new();
     for name in selected {
         upstream_views.extend(set.ancestors(name));
     }
+    let in_run = |m: &Model| {
+        selected.contains(&m.name)
+            || (upstream_views.contains(&m.name) && m.materialized() == Materialized::View)
+    };
     let kind = |name: &str| set.get(name).map(Model::materialized);
     let mut shared = SharedViews::plan(set.graph(), selected, kind);
+    let models: Vec<&Model> = set.in_order().filter(|m| in_run(m)).collect();
     // The models of this run that read `view` directly.
-    let readers = |view: &str| -> Vec<&Model> {
-        set.in_order()
-            .filter(|m| {
-                selected.contains(&m.name)
-                    || (upstream_views.contains(&m.name) && m.materialized() == Materialized::View)
-            })
+    let readers = |view: &str| -> Vec<Model> {
+        models
+            .iter()
             .filter(|m| m.model_deps().iter().any(|d| d.model == view))
+            .map(|m| (*m).clone())
             .collect()
     };
-    let define = async |model: &Model, shared: &SharedViews| {
-        if shared.is_shared(&model.name) {
-            session::define_computed_view(&ctx, model, &readers(&model.name)).await
-        } else {
-            session::define_view(&ctx, model).await
-        }
-    };
+    let mut schedule = Schedule::new(
+        models
+            .iter()
+            .map(|m| Node {
+                name: m.name.clone(),
+                reads: m.model_deps().into_iter().map(|d| d.model).collect(),
+                heavy: m.materialized() == Materialized::Table || shared.is_shared(&m.name),
+            })
+            .collect(),
+    );
+    let width = width();
     let total = selected.len();
-    let mut report = RunReport::default();
-    for model in set.in_order() {
-        if !selected.contains(&model.name) {
-            if upstream_views.contains(&model.name) && model.materialized() == Materialized::View {
-                define(model, &shared).await?;
+    let mut started_count = 0;
+    let mut done: Vec<(usize, ModelResult)> = Vec::new();
+    let mut running: JoinSet<Built> = JoinSet::new();
+    let mut tasks = std::collections::HashMap::new();
+    let mut failure: Option<ModelError> = None;
+    loop {
+        // Start what is ready; after a failure, only wait for what runs.
+        while failure.is_none() {
+            let Some(i) = schedule.next(running.len() < width) else {
+                break;
+            };
+            schedule.start(i);
+            let model = models[i];
+            let is_selected = selected.contains(&model.name);
+            if is_selected {
+                on_event(RunEvent::Started {
+                    model: &model.name,
+                    index: started_count,
+                    total,
+                });
+                started_count += 1;
             }
-            continue;
+            let started = Instant::now();
+            if !schedule.node(i).heavy {
+                // A plain view: planned now, nothing runs.
+                let defined = session::define_view(&ctx, model).await;
+                if let Err(e) =
+                    defined.and_then(|()| finished(&ctx, set, &mut shared, &mut schedule, i, model))
+                {
+                    failure = Some(e);
+                    break;
+                }
+                if is_selected {
+                    let result = model_result(model, None, None, started);
+                    on_event(RunEvent::Finished(&result));
+                    done.push((i, result));
+                }
+                continue;
+            }
+            let (ctx, warehouse, model) = (ctx.clone(), warehouse.clone(), model.clone());
+            let readers = readers(&model.name);
+            let task = running.spawn(async move {
+                let outcome = match model.materialized() {
+                    Materialized::View => {
+                        let readers: Vec<&Model> = readers.iter().collect();
+                        session::define_computed_view(&ctx, &model, &readers)
+                            .await
+                            .map(|()| (None, None))
+                    }
+                    Materialized::Table => materialize(&warehouse, &ctx, &model)
+                        .await
+                        .map(|(rows, version)| (Some(rows), Some(version))),
+                };
+                (i, started, outcome)
+            });
+            tasks.insert(task.id(), i);
         }
-        on_event(RunEvent::Started {
-            model: &model.name,
-            index: report.models.len(),
-            total,
+        let Some(joined) = running.join_next_with_id().await else {
+            break;
+        };
+        let (i, started, outcome) = match joined {
+            Ok((_, done)) => done,
+            // A panic in a model's task (a bug): fail that model.
+            Err(e) => {
+                let i = tasks.get(&e.id()).copied().unwrap_or_default();
+                let outcome = Err(ModelError::File {
+                    file: models[i].file.clone(),
+                    message: format!("building the model failed: {e}"),
+                });
+                (i, Instant::now(), outcome)
+            }
+        };
+        let model = models[i];
+        let outcome = outcome.and_then(|built| {
+            finished(&ctx, set, &mut shared, &mut schedule, i, model).map(|()| built)
         });
-        let started = Instant::now();
-        let (rows, version) = match model.materialized() {
-            Materialized::View => {
-                define(model, &shared).await?;
-                (None, None)
+        match outcome {
+            Ok((rows, version)) => {
+                if selected.contains(&model.name) {
+                    let result = model_result(model, rows, version, started);
+                    on_event(RunEvent::Finished(&result));
+                    done.push((i, result));
+                }
             }
-            Materialized::Table => {
-                let (rows, version) = materialize(warehouse, &ctx, model).await?;
-                (Some(rows), Some(version))
+            // The first failure is reported; models already running finish (each
+            // commits atomically or not at all), nothing else starts.
+            Err(e) => {
+                failure.get_or_insert(e);
             }
-        };
-        // Free what no later model reads (shared views are held in memory).
-        for view in shared.built(set.graph(), &model.name, kind) {
-            session::drop_view(&ctx, &view)?;
         }
-        let result = ModelResult {
-            model: model.name.clone(),
-            materialized: model.materialized(),
-            rows,
-            version,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        on_event(RunEvent::Finished(&result));
-        report.models.push(result);
     }
-    Ok(report)
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // Reported in dependency order, whatever order they finished in.
+    done.sort_by_key(|(i, _)| *i);
+    Ok(RunReport {
+        models: done.into_iter().map(|(_, r)| r).collect(),
+    })
+}
+
+/// What a model's build task gives back: its place in the schedule, when it
+/// started, and the rows and Delta version written (tables) or the error.
+type Built = (usize, Instant, Result<(Option<usize>, Option<u64>)>);
+
+/// How many models a run builds at once: one per core, at most
+/// [`MAX_CONCURRENT_MODELS`]. DataFusion spreads each query over every core, but
+/// much of a model's time is single-threaded (writing Parquet, the Delta commit,
+/// stretches of a plan that run in one partition), which another model fills.
+pub fn width() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_CONCURRENT_MODELS)
+}
+
+/// Most models a run builds at once (each holds its result in memory until it is
+/// written, so this also bounds memory).
+const MAX_CONCURRENT_MODELS: usize = 2;
+
+/// Model `i` of the schedule is built (or defined): let its readers start and free
+/// the shared views no model still to build reads.
+fn finished(
+    ctx: &SessionContext,
+    set: &ModelSet,
+    shared: &mut SharedViews,
+    schedule: &mut Schedule,
+    i: usize,
+    model: &Model,
+) -> Result<()> {
+    schedule.finish(i);
+    let kind = |name: &str| set.get(name).map(Model::materialized);
+    for view in shared.built(set.graph(), &model.name, kind) {
+        session::drop_view(ctx, &view)?;
+    }
+    Ok(())
+}
+
+fn model_result(
+    model: &Model,
+    rows: Option<usize>,
+    version: Option<u64>,
+    started: Instant,
+) -> ModelResult {
+    ModelResult {
+        model: model.name.clone(),
+        materialized: model.materialized(),
+        rows,
+        version,
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
 /// A selected model reading a table model that is neither selected nor built yet

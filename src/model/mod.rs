@@ -25,6 +25,7 @@ pub mod project;
 pub mod properties;
 pub mod references;
 mod row_number;
+mod schedule;
 pub mod seeds;
 pub mod session;
 mod shared_views;

@@ -13,6 +13,7 @@ mod extract;
 mod extract_bulk;
 mod extract_crm;
 mod model_engine;
+mod model_run;
 mod sandbox_cli;
 mod sandbox_hubspot;
 mod sandbox_klaviyo;

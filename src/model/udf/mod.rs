@@ -14,6 +14,7 @@ pub mod email;
 pub mod fx;
 pub mod identity;
 pub mod phone;
+mod phone_fast;
 pub mod settings;
 
 use std::sync::Arc;

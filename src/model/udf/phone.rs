@@ -4,13 +4,15 @@
 //! with `+` ignore it. Unparseable or invalid numbers, and unknown regions for
 //! national formats, are NULL so they never link two people.
 //!
-//! Parsing is the expensive part (tens of microseconds a number) and order tables
-//! repeat each customer's number on every order, far apart, so results are kept in
-//! a process-wide cache shared by every batch, model and thread; it is emptied when
+//! Parsing is the expensive part: numbers already in E.164 form take a fast path
+//! that gives the crate's answer without its slow pattern cache (`phone_fast`);
+//! others go through the crate (tens of microseconds a number). Order tables repeat
+//! each customer's number on every order, far apart, so results are kept in a
+//! process-wide cache shared by every batch, model and thread; it is emptied when
 //! it reaches `CACHE_LIMIT` entries, which bounds its memory.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, Once};
 
 use arrow::array::StringArray;
 use arrow::datatypes::DataType;
@@ -20,6 +22,8 @@ use datafusion::logical_expr::{
 };
 use phonenumber::{Mode, country};
 
+use super::phone_fast::{Fast, parse_plus_digits};
+
 /// The E.164 form of `raw`, read in `region` when it has no country code.
 pub fn e164(raw: &str, region: Option<&str>) -> Option<String> {
     let raw = raw.trim();
@@ -27,6 +31,26 @@ pub fn e164(raw: &str, region: Option<&str>) -> Option<String> {
         return None;
     }
     let region = region.and_then(|r| r.trim().to_ascii_uppercase().parse::<country::Id>().ok());
+    match parse_plus_digits(raw, region) {
+        Fast::Done(result) => result,
+        Fast::Fallback => e164_crate(raw, region),
+    }
+}
+
+/// Compiled patterns the crate's process-wide regex cache keeps (its default, 100,
+/// is fewer than one NANP number's validation touches, so it recompiles patterns).
+const CRATE_REGEX_CACHE: usize = 4096;
+
+/// What `phonenumber` itself answers for `raw` (trimmed, non-empty).
+pub(super) fn e164_crate(raw: &str, region: Option<country::Id>) -> Option<String> {
+    static WIDEN: Once = Once::new();
+    WIDEN.call_once(|| {
+        let cache = phonenumber::metadata::DATABASE.cache();
+        cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_capacity(CRATE_REGEX_CACHE);
+    });
     let number = phonenumber::parse(region, raw).ok()?;
     number
         .is_valid()

@@ -1,0 +1,335 @@
+//! The fast path of `e164` for numbers already written in E.164 (`+` then digits,
+//! what stores and CRMs mostly hold). It follows, step for step, what
+//! `phonenumber::parse` and `PhoneNumber::is_valid` do with such a string, and
+//! reads the same metadata, but matches the metadata's patterns with regexes
+//! compiled once per thread: the crate looks every pattern up by its source text
+//! in one process-wide LRU cache of 100 compiled regexes behind a mutex, which the
+//! NANP regions alone overflow, so it recompiles patterns, hashes kilobyte-long
+//! sources and serializes threads on every number (~50–180 µs a number).
+//!
+//! Whenever the crate would do something this path does not reproduce (an
+//! international dialling prefix after the `+`, a national prefix to strip, a
+//! leading zero), [`parse_plus_digits`] answers `Fallback` and the caller asks the
+//! crate. The unit tests compare both over many inputs.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use phonenumber::country;
+use phonenumber::metadata::{DATABASE, Descriptor, Metadata};
+use regex::Regex;
+
+/// What the fast path concluded about a number.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fast {
+    /// The crate's answer: the E.164 form, or `None` (invalid / unparseable).
+    Done(Option<String>),
+    /// Not a case this path reproduces: ask the crate.
+    Fallback,
+}
+
+/// Longest national number this path handles: below 2^56, the crate's limit for a
+/// national number's value, whatever its digits.
+const MAX_NATIONAL: usize = 16;
+
+/// Parse and validate `raw` (already trimmed) as `phonenumber` would, read with
+/// default region `region`, when `raw` is `+` followed by ASCII digits.
+pub fn parse_plus_digits(raw: &str, region: Option<country::Id>) -> Fast {
+    // A region the crate knows but holds no metadata for still counts as given.
+    let region_meta = region.and_then(|id| DATABASE.by_id(id.as_ref()));
+    let Some(digits) = raw.strip_prefix('+') else {
+        return Fast::Fallback;
+    };
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Fast::Fallback;
+    }
+    // The crate's viability check wants three digits after the plus.
+    if digits.len() < 3 {
+        return Fast::Done(None);
+    }
+    // A country code never starts with 0 (the crate rejects it; rare, let it say so).
+    if digits.starts_with('0') {
+        return Fast::Fallback;
+    }
+    // After a plus the crate strips the region's international dialling prefix
+    // when it starts the digits (`+011…` read in the US).
+    if let Some(idd) = region_meta.and_then(Metadata::international_prefix)
+        && prefix_match(idd.as_str(), digits)
+    {
+        return Fast::Fallback;
+    }
+    // The first 1-, 2- then 3-digit prefix that is a known country code.
+    let Some((code, national)) = (1..=3).find_map(|len| {
+        let code: u16 = digits[..len].parse().ok()?;
+        DATABASE
+            .by_code(&code)
+            .is_some()
+            .then(|| (code, &digits[len..]))
+    }) else {
+        return Fast::Done(None);
+    };
+    if national.len() < 2 {
+        return Fast::Done(None);
+    }
+    if national.starts_with('0') || national.len() > MAX_NATIONAL {
+        return Fast::Fallback;
+    }
+    // The crate strips a national prefix using the default region's metadata (or,
+    // without one, the metadata of the number's region): only numbers that give it
+    // nothing to strip are handled here.
+    let meta = match region {
+        Some(_) => region_meta,
+        None => metadata_for(code, national),
+    };
+    if let Some(meta) = meta {
+        let strips = match meta.national_prefix_for_parsing() {
+            Some(parsing) => prefix_match(parsing.as_str(), national),
+            None => false,
+        };
+        let has_prefix = meta
+            .national_prefix()
+            .is_some_and(|p| national.starts_with(p));
+        if strips || has_prefix {
+            return Fast::Fallback;
+        }
+    }
+    let valid = metadata_for(code, national).is_some_and(|meta| has_type(meta, national));
+    Fast::Done(valid.then(|| format!("+{code}{national}")))
+}
+
+/// The metadata `is_valid` checks a number against: the only region of its
+/// country code, or the first of a shared code's regions (NANP: US, CA, the
+/// Caribbean…) whose leading digits, or else whose number types, match.
+fn metadata_for(code: u16, national: &str) -> Option<&'static Metadata> {
+    let regions = DATABASE.region(&code)?;
+    if let [only] = regions.as_slice() {
+        return if *only == "001" {
+            DATABASE.by_code(&code)?.into_iter().next()
+        } else {
+            // The crate goes through `country::Id`; an id it does not know is no region.
+            only.parse::<country::Id>().ok()?;
+            DATABASE.by_id(*only)
+        };
+    }
+    for region in regions {
+        let meta = DATABASE.by_id(region)?;
+        let found = match meta.leading_digits() {
+            Some(pattern) => prefix_match(pattern.as_str(), national),
+            None => has_type(meta, national),
+        };
+        if found {
+            region.parse::<country::Id>().ok()?;
+            return Some(meta);
+        }
+    }
+    None
+}
+
+/// Whether `national` is some type of number of `meta` (the crate's `number_type`
+/// is not `Unknown`): it matches the general pattern and one of the types'.
+fn has_type(meta: &'static Metadata, national: &str) -> bool {
+    let d = meta.descriptors();
+    if !descriptor_match(d.general(), national) {
+        return false;
+    }
+    [
+        d.premium_rate(),
+        d.toll_free(),
+        d.shared_cost(),
+        d.voip(),
+        d.personal_number(),
+        d.pager(),
+        d.uan(),
+        d.voicemail(),
+        d.fixed_line(),
+        d.mobile(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|desc| descriptor_match(desc, national))
+}
+
+/// The crate's `Descriptor::is_match`: a possible length (when listed), and the
+/// pattern matching from the first digit.
+fn descriptor_match(desc: &'static Descriptor, national: &str) -> bool {
+    let lengths = desc.possible_length();
+    if !lengths.is_empty() && !lengths.contains(&(national.len() as u16)) {
+        return false;
+    }
+    prefix_match(desc.national_number().as_str(), national)
+}
+
+thread_local! {
+    /// Each metadata pattern compiled anchored at the start, keyed by the address
+    /// and length of its source text (the metadata lives in a static for the
+    /// process, so the address names the pattern without hashing kilobytes).
+    static COMPILED: RefCell<HashMap<(usize, usize), Option<Regex>>> = RefCell::new(HashMap::new());
+}
+
+/// Whether `pattern` matches `text` starting at its first character, which is
+/// what the crate tests (`find(text)` starting at 0: the leftmost match starts at
+/// 0 exactly when some match does). A pattern that fails to compile matches
+/// nothing (the crate would panic on it; its metadata has none).
+fn prefix_match(pattern: &'static str, text: &str) -> bool {
+    let key = (pattern.as_ptr() as usize, pattern.len());
+    COMPILED.with(|compiled| {
+        let mut compiled = compiled.borrow_mut();
+        let re = compiled.entry(key).or_insert_with(|| {
+            // The crate compiles metadata patterns with `ignore_whitespace`.
+            regex::RegexBuilder::new(&format!("^(?:{pattern})"))
+                .ignore_whitespace(true)
+                .build()
+                .ok()
+        });
+        re.as_ref().is_some_and(|re| re.is_match(text))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::udf::phone::e164_crate;
+
+    /// Country codes to build numbers from: NANP (with Caribbean area codes below),
+    /// the generator's countries, shared and non-geographic codes, codes whose
+    /// regions strip national prefixes in odd ways, and unassigned ones.
+    const CODES: &[&str] = &[
+        "1", "44", "49", "33", "34", "61", "39", "7", "86", "91", "55", "52", "81", "262", "590",
+        "599", "800", "808", "870", "979", "882", "212", "20", "27", "47", "358", "354", "380",
+        "972", "971", "64", "65", "852", "998", "28", "42", "0", "",
+    ];
+
+    const NANP_AREAS: &[&str] = &[
+        "201", "212", "268", "284", "340", "415", "441", "473", "649", "658", "670", "671", "684",
+        "721", "758", "767", "784", "787", "809", "829", "849", "868", "869", "876", "939", "204",
+        "416", "604", "800", "888", "900", "211", "555", "999", "100", "011",
+    ];
+
+    const REGIONS: &[Option<&str>] = &[
+        None,
+        Some("US"),
+        Some("CA"),
+        Some("GB"),
+        Some("DE"),
+        Some("FR"),
+        Some("ES"),
+        Some("AU"),
+        Some("IT"),
+        Some("BR"),
+        Some("MX"),
+        Some("AR"),
+        Some("RU"),
+        Some("JP"),
+        Some("PR"),
+        Some("ZZ"),
+    ];
+
+    /// A small deterministic generator (no seed file, no flakiness).
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n
+        }
+        fn digits(&mut self, len: usize) -> String {
+            (0..len)
+                .map(|_| char::from(b'0' + self.next(10) as u8))
+                .collect()
+        }
+    }
+
+    fn inputs() -> Vec<String> {
+        let mut rng = Lcg(5);
+        let mut out = Vec::new();
+        for _ in 0..1500 {
+            let code = CODES[rng.next(CODES.len() as u64) as usize];
+            let len = rng.next(16) as usize;
+            out.push(format!("+{code}{}", rng.digits(len)));
+        }
+        for _ in 0..1500 {
+            let area = NANP_AREAS[rng.next(NANP_AREAS.len() as u64) as usize];
+            let len = 5 + rng.next(4) as usize;
+            let lead = 1 + rng.next(9);
+            out.push(format!("+1{area}{lead}{}", rng.digits(len)));
+        }
+        // Every region's example numbers (valid by construction), as is and with
+        // the last digit changed (often invalid), for every region's rules.
+        for meta in DATABASE.iter() {
+            let d = meta.descriptors();
+            let descs = [d.fixed_line(), d.mobile(), d.toll_free()];
+            for example in descs.into_iter().flatten().filter_map(Descriptor::example) {
+                out.push(format!("+{}{example}", meta.country_code()));
+                let mut changed = example.to_string();
+                if let Some(last) = changed.pop() {
+                    let digit = (last.to_digit(10).unwrap_or(0) + 1) % 10;
+                    out.push(format!("+{}{changed}{digit}", meta.country_code()));
+                }
+            }
+        }
+        for fixed in [
+            "+14155552671",
+            "+10000000000",
+            "+11234567890",
+            "+1011447911123456",
+            "+442079460018",
+            "+447911123456",
+            "+4915112345678",
+            "+491511234567890",
+            "+4930123456",
+            "+33612345678",
+            "+330612345678",
+            "+61412345678",
+            "+390236618300",
+            "+80012345678",
+            "+97912345678",
+            "+12",
+            "+123",
+            "+1234",
+            "+",
+            "+0",
+        ] {
+            out.push(fixed.to_string());
+        }
+        out
+    }
+
+    #[test]
+    fn fast_path_gives_the_crates_answer() {
+        let (mut fast, mut valid, mut total) = (0, 0, 0);
+        for (i, raw) in inputs().iter().enumerate() {
+            let name = REGIONS[i % REGIONS.len()];
+            let region = name.and_then(|r| r.parse::<country::Id>().ok());
+            if let Fast::Done(result) = parse_plus_digits(raw, region) {
+                assert_eq!(result, e164_crate(raw, region), "{raw} in {name:?}");
+                fast += 1;
+                valid += usize::from(result.is_some());
+            }
+            total += 1;
+        }
+        // The path must actually be taken for most E.164-looking input.
+        assert!(fast * 10 >= total * 7, "fast path taken {fast} of {total}");
+        // And it must see valid numbers, not only answer None.
+        assert!(valid * 5 >= fast, "{valid} valid of {fast}");
+    }
+
+    #[test]
+    fn valid_numbers_of_the_common_regions_take_the_fast_path() {
+        for (raw, region, want) in [
+            ("+14155552671", Some("US"), "+14155552671"),
+            ("+14165550123", Some("US"), "+14165550123"),
+            ("+447911123456", Some("US"), "+447911123456"),
+            ("+447911123456", Some("GB"), "+447911123456"),
+            ("+61412345678", None, "+61412345678"),
+        ] {
+            let region = region.and_then(|r| r.parse::<country::Id>().ok());
+            assert_eq!(
+                parse_plus_digits(raw, region),
+                Fast::Done(Some(want.to_string())),
+                "{raw}"
+            );
+        }
+    }
+}
