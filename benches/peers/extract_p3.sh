@@ -12,7 +12,10 @@ PEERS="$HERE/../shared/bench/peers"
 BIN="${CARGO_TARGET_DIR:-$HOME/.cache/lockstep-target}/release/lockstep"
 PY=/tmp/peers-venv/bin/python
 PORT=8765
-[ -x "$PY" ] || { python3 -m venv /tmp/peers-venv && /tmp/peers-venv/bin/pip install -q duckdb pyarrow requests "dlt[parquet]"; }
+"$PY" -c "import duckdb, pyarrow, requests, dlt" 2>/dev/null || {
+  [ -x "$PY" ] || python3 -m venv /tmp/peers-venv
+  /tmp/peers-venv/bin/pip install -q duckdb pyarrow requests "dlt[parquet]"
+}
 [ -x "$BIN" ] || (cd "$HERE" && cargo build --release)
 mkdir -p /tmp/bench
 [ -f /tmp/bench/ltv/orders.parquet ] || "$PY" "$PEERS/gen_orders.py" "$N" /tmp/bench/ltv
@@ -35,6 +38,6 @@ start=$(date +%s.%N)
 SHOPIFY_ACCESS_TOKEN=unused /usr/bin/time -f "lockstep peak RSS %M KiB" "$BIN" --project "$PROJECT" extract shop.orders
 end=$(date +%s.%N)
 echo "lockstep: $(echo "$end - $start" | bc) s for $N orders (orders + line items landed as Delta)"
-"$BIN" --project "$PROJECT" sql --csv "SELECT (SELECT count(*) FROM raw_shop.orders) AS orders, (SELECT count(*) FROM raw_shop.order_line_items) AS line_items"
+SHOPIFY_ACCESS_TOKEN=unused "$BIN" --project "$PROJECT" sql --csv "SELECT (SELECT count(*) FROM raw_shop.orders) AS orders, (SELECT count(*) FROM raw_shop.order_line_items) AS line_items"
 "$PY" "$PEERS/naive_extract.py" "$PORT"
 "$PY" "$PEERS/dlt_extract.py" "$PORT"
