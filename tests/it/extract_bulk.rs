@@ -509,7 +509,8 @@ async fn graphql_cost_pacing_keeps_bulk_calls_out_of_the_throttle() {
     let dir = tempfile::tempdir().unwrap();
     let wh = warehouse(dir.path());
     let source = source(&handle);
-    assert!(backfill(&wh, &source, "orders", options(true, 180)).await >= 20);
+    let windows = backfill(&wh, &source, "orders", options(true, 180)).await;
+    assert!(windows >= 20, "{windows} windows");
     assert_eq!(
         scalar_i64(&wh, "SELECT count(*) FROM raw_shop.orders").await,
         200
@@ -519,7 +520,13 @@ async fn graphql_cost_pacing_keeps_bulk_calls_out_of_the_throttle() {
         .filter(|(e, _)| e.ends_with("graphql.json"))
         .map(|(_, n)| n)
         .sum();
-    assert!(graphql > 60, "the run needed several bucketfuls: {graphql}");
+    // A run (10 points) and at least one poll per window: the runs alone are five
+    // bucketfuls. How many polls a job needs depends on timing, so only the floor
+    // is checked.
+    assert!(
+        graphql >= 2 * windows,
+        "{graphql} GraphQL calls for {windows} windows"
+    );
     let throttled = handle.log.to_json(0)["throttled_429"].as_u64().unwrap();
     assert!(
         throttled <= 1,

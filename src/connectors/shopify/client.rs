@@ -155,7 +155,7 @@ impl Client {
     pub async fn graphql(&self, query: &str, variables: Value) -> Result<Value> {
         let url = self.url("graphql.json");
         let body = serde_json::json!({ "query": query, "variables": variables });
-        self.cost.acquire(query).await;
+        let reservation = self.cost.acquire(query).await;
         let reply = self
             .api
             .send(|c| {
@@ -167,6 +167,7 @@ impl Client {
         let v: Value = serde_json::from_slice(&reply.body)
             .map_err(|e| self.protocol(format!("GraphQL answer is not JSON: {e}")))?;
         self.cost.observe(query, &v);
+        drop(reservation);
         if let Some(err) = v.pointer("/errors/0/message").and_then(Value::as_str) {
             return Err(self.protocol(format!("GraphQL error: {err}")));
         }

@@ -3,8 +3,10 @@
 //! restore rate per second) and what the query asked for (`requestedQueryCost`).
 //! Waiting for THROTTLED answers alone would hit the limit again each time the
 //! bucket drains; instead each call waits until the bucket, as last reported and
-//! refilled since, covers what the same query cost last time, and takes those points
-//! from the estimate so that concurrent calls (exports in flight) share it.
+//! refilled since, covers what the same query cost last time. Those points stay
+//! reserved until the call's answer arrives: an answer reports the bucket as the
+//! server saw it, without the calls still on their way, so concurrent calls (exports
+//! in flight) are counted against it until their own answers come back.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -33,6 +35,8 @@ impl Known {
 #[derive(Debug, Default)]
 pub(super) struct CostBudget {
     known: Mutex<Option<Known>>,
+    /// Points taken by calls whose answers have not arrived.
+    pending: Mutex<f64>,
     /// `requestedQueryCost` last reported per query text.
     costs: Mutex<HashMap<String, f64>>,
 }
@@ -50,29 +54,39 @@ impl CostBudget {
             .copied()
     }
 
-    /// Wait until the bucket covers `query`'s last known cost, then take it. Before
+    fn pending(&self) -> std::sync::MutexGuard<'_, f64> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wait until the bucket covers `query`'s last known cost, then reserve it until
+    /// the reservation is dropped (the answer arrived, or the call failed). Before
     /// the first answer (bucket unknown) or for a query not seen yet, go at once.
-    pub(super) async fn acquire(&self, query: &str) {
+    pub(super) async fn acquire(&self, query: &str) -> Reservation<'_> {
         let Some(cost) = self.cost_of(query) else {
-            return;
+            return Reservation {
+                budget: self,
+                points: 0.0,
+            };
         };
         loop {
             let wait = {
-                let mut known = self.known();
-                let Some(k) = known.as_mut() else {
-                    return;
+                let known = self.known();
+                let Some(k) = known.as_ref() else {
+                    return Reservation {
+                        budget: self,
+                        points: 0.0,
+                    };
                 };
-                let now = Instant::now();
-                let available = k.now(now);
+                let mut pending = self.pending();
+                let available = k.now(Instant::now()) - *pending;
                 // A query dearer than the whole bucket can only go when it is full.
                 let need = cost.min(k.maximum);
                 if available >= need {
-                    *k = Known {
-                        available: available - cost,
-                        at: now,
-                        ..*k
+                    *pending += cost;
+                    return Reservation {
+                        budget: self,
+                        points: cost,
                     };
-                    return;
                 }
                 Duration::from_secs_f64((need - available) / k.restore_rate.max(0.001))
             };
@@ -108,6 +122,22 @@ impl CostBudget {
     }
 }
 
+/// Points held for one call until its answer arrives.
+#[must_use = "the points are released when the reservation is dropped"]
+pub(super) struct Reservation<'a> {
+    budget: &'a CostBudget,
+    points: f64,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.points > 0.0 {
+            let mut pending = self.budget.pending();
+            *pending = (*pending - self.points).max(0.0);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,18 +154,22 @@ mod tests {
         let b = CostBudget::default();
         let start = Instant::now();
         // Unknown bucket and query: no wait.
-        b.acquire("q").await;
+        drop(b.acquire("q").await);
         assert_eq!(start.elapsed(), Duration::ZERO);
         b.observe("q", &answer(25.0, 30.0));
-        // 30 points cover one call of 25; the next needs 20 more at 10/s.
-        b.acquire("q").await;
+        // 30 points cover one call of 25; while its answer is out, the next needs
+        // 20 more at 10/s.
+        let first = b.acquire("q").await;
         assert!(start.elapsed() < Duration::from_millis(5));
-        b.acquire("q").await;
+        let second = b.acquire("q").await;
         let waited = start.elapsed().as_secs_f64();
         assert!((1.95..2.1).contains(&waited), "{waited}");
         // A query not seen yet goes at once.
-        b.acquire("other").await;
+        drop(b.acquire("other").await);
         assert!(start.elapsed().as_secs_f64() < 2.1);
+        // Answers release what their calls held.
+        drop((first, second));
+        assert_eq!(*b.pending(), 0.0);
     }
 
     #[tokio::test(start_paused = true)]
@@ -143,7 +177,7 @@ mod tests {
         let b = CostBudget::default();
         b.observe("big", &answer(500.0, 0.0));
         let start = Instant::now();
-        b.acquire("big").await;
+        drop(b.acquire("big").await);
         let waited = start.elapsed().as_secs_f64();
         assert!((9.9..10.1).contains(&waited), "{waited}");
     }
