@@ -164,10 +164,12 @@ fn walk(start: &str, next: impl Fn(&str) -> Vec<String>) -> BTreeSet<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn graph(edges: &[(&str, &[&str])]) -> BTreeMap<String, Vec<Dep>> {
+    /// A dependency graph from `(model, [deps])` pairs (test input shared by the
+    /// model modules' tests).
+    pub(crate) fn graph(edges: &[(&str, &[&str])]) -> BTreeMap<String, Vec<Dep>> {
         edges
             .iter()
             .map(|(m, deps)| {

@@ -105,23 +105,7 @@ fn views_read(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn graph(edges: &[(&str, &[&str])]) -> BTreeMap<String, Vec<Dep>> {
-        edges
-            .iter()
-            .map(|(m, deps)| {
-                let deps = deps
-                    .iter()
-                    .map(|d| Dep {
-                        model: d.to_string(),
-                        line: 1,
-                        column: 1,
-                    })
-                    .collect();
-                (m.to_string(), deps)
-            })
-            .collect()
-    }
+    use crate::model::dag::tests::graph;
 
     fn kind(name: &str) -> Option<Materialized> {
         match name.chars().next() {

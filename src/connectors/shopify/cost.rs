@@ -100,10 +100,14 @@ impl CostBudget {
             return;
         };
         if let Some(requested) = cost.get("requestedQueryCost").and_then(Value::as_f64) {
-            self.costs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(query.to_string(), requested);
+            let mut costs = self.costs.lock().unwrap_or_else(|p| p.into_inner());
+            // The query text is copied once, not on every answer.
+            match costs.get_mut(query) {
+                Some(c) => *c = requested,
+                None => {
+                    costs.insert(query.to_string(), requested);
+                }
+            }
         }
         let status = &cost["throttleStatus"];
         let (Some(available), Some(maximum), Some(restore_rate)) = (
