@@ -230,6 +230,7 @@ fn run_child(root: &std::path::Path) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
+    lockstep::alloc::tune();
     // Phase timings of the diff: RUST_LOG=lockstep::diff=debug.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())

@@ -23,6 +23,7 @@ mod common;
 use common::{env_u64, env_usize, peak_mib, reset_peak};
 
 fn main() -> anyhow::Result<()> {
+    lockstep::alloc::tune();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -221,6 +221,7 @@ async fn explain(project: &Project, warehouse: &Warehouse, names: &str) -> anyho
 }
 
 fn main() -> anyhow::Result<()> {
+    lockstep::alloc::tune();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

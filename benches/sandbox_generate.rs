@@ -12,6 +12,7 @@ mod common;
 use common::{env_usize, peak_mib};
 
 fn main() {
+    lockstep::alloc::tune();
     let customers = env_usize("LOCKSTEP_BENCH_CUSTOMERS", 100_000);
     let orders = env_usize("LOCKSTEP_BENCH_ORDERS", 1_000_000);
     let cfg = GeneratorConfig {

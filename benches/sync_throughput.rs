@@ -30,6 +30,7 @@ const BATCH: u64 = 100;
 use common::env_u64 as env;
 
 fn main() -> anyhow::Result<()> {
+    lockstep::alloc::tune();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -5,6 +5,7 @@
 //! from it or writes to it. `sandbox` holds local emulators of the platforms, written
 //! independently of `connectors` so that each checks the other.
 
+pub mod alloc;
 pub mod audit;
 pub mod cli;
 pub mod config;

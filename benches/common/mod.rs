@@ -3,7 +3,8 @@
 //! uses every helper.
 #![allow(dead_code)]
 
-/// The benches run with the binary's allocator (see `src/main.rs`).
+/// The benches run with the binary's allocator (see `src/main.rs`), and each
+/// bench's `main` applies its options first ([`lockstep::alloc::tune`]).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -73,7 +73,7 @@ impl Warehouse {
             .arrow_schema();
         let (_, metrics) = table
             .optimize()
-            .with_writer_properties(super::table::writer_properties(&schema))
+            .with_writer_properties(super::encoding::writer_properties(&schema, None))
             .with_type(OptimizeType::Compact)
             .with_target_size(target)
             .await

@@ -4,6 +4,7 @@
 //! version. Tables are registered in DataFusion under their area and name.
 
 mod catalog;
+mod encoding;
 mod error;
 pub mod failpoint;
 mod guarded_store;

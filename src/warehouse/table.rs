@@ -15,11 +15,9 @@ use deltalake::kernel::{StructField, StructType, Transaction};
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use futures::StreamExt;
-use parquet::basic::Compression;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
 use serde::Serialize;
 
+use super::encoding::writer_properties;
 use super::error::delta;
 use super::{Result, TableName, Warehouse, WarehouseError};
 
@@ -56,28 +54,6 @@ pub struct TableInfo {
 /// Delta keeps a checkpoint every this many commits, so opening a table reads a
 /// bounded amount of log.
 const CHECKPOINT_INTERVAL: &str = "10";
-
-/// Columns that hold whole source records as text (the extractors' `_raw`): every
-/// value is distinct and long, so a dictionary never pays and min/max statistics
-/// only cost comparisons of kilobyte strings; both are off for them.
-const OPAQUE_COLUMNS: &[&str] = &["_raw"];
-
-/// Parquet settings for a table's data files: delta-rs' defaults (Snappy), with
-/// [`OPAQUE_COLUMNS`] left plain and unindexed.
-pub(super) fn writer_properties(schema: &SchemaRef) -> WriterProperties {
-    let mut builder = WriterProperties::builder()
-        .set_created_by(format!("lockstep {}", env!("CARGO_PKG_VERSION")))
-        .set_compression(Compression::SNAPPY);
-    for field in schema.fields() {
-        if OPAQUE_COLUMNS.contains(&field.name().as_str()) {
-            let path = ColumnPath::from(field.name().as_str());
-            builder = builder
-                .set_column_dictionary_enabled(path.clone(), false)
-                .set_column_statistics_enabled(path, EnabledStatistics::None);
-        }
-    }
-    builder.build()
-}
 
 impl Warehouse {
     /// Append `batches` to `name`, creating the table with `schema` if needed.
@@ -174,9 +150,10 @@ impl Warehouse {
         } else {
             batches
         };
+        let properties = writer_properties(&schema, input.first());
         let mut builder = table
             .write(input)
-            .with_writer_properties(writer_properties(&schema))
+            .with_writer_properties(properties)
             .with_save_mode(mode)
             .with_commit_properties(
                 CommitProperties::default()

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod bulk;
 pub mod errors;
 pub mod graphql;
+pub mod lookup;
 pub mod model;
 pub mod mutate;
 pub mod pagination;

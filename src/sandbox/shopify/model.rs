@@ -555,10 +555,10 @@ pub struct StoreData {
 
 impl StoreData {
     pub fn customer_idx(&self, id: u64) -> Option<usize> {
-        self.customers.binary_search_by_key(&id, |c| c.id).ok()
+        super::lookup::position(&self.customers, id, |c| c.id)
     }
     pub fn order_idx(&self, id: u64) -> Option<usize> {
-        self.orders.binary_search_by_key(&id, |o| o.id).ok()
+        super::lookup::position(&self.orders, id, |o| o.id)
     }
     pub fn product(&self, id: u64) -> Option<&Product> {
         self.products
