@@ -24,7 +24,7 @@
 //!
 //! Products, variants and inventory levels are backfilled by REST paging.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -32,6 +32,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::bulk_columns::RawSizes;
 use super::bulk_map::{Mapper, Root};
 use super::client::Client;
 use crate::extract::{BulkExport, Export, ExtractError, Landed, Result};
@@ -88,6 +89,9 @@ pub struct BulkStream {
     source: String,
     root: Root,
     polling: Polling,
+    /// The last parsed window's `_raw` sizes (the next window's builders start at
+    /// about that size).
+    sizes: Arc<Mutex<RawSizes>>,
 }
 
 impl BulkStream {
@@ -98,6 +102,7 @@ impl BulkStream {
             source: source.to_string(),
             root,
             polling,
+            sizes: Arc::default(),
         }
     }
 
@@ -221,8 +226,10 @@ impl BulkStream {
             .await
             .map_err(|e| Broken::Fatal(e.into()))?;
         let (tx, rx) = mpsc::channel::<bytes::Bytes>(16);
-        let mapper = Mapper::new(self.root, &self.source, skip);
-        let parser = tokio::task::spawn_blocking(move || parse(mapper, rx));
+        let last = *self.sizes.lock().unwrap_or_else(|p| p.into_inner());
+        let mapper = Mapper::new(self.root, &self.source, skip).with_sizes(last);
+        let sizes = self.sizes.clone();
+        let parser = tokio::task::spawn_blocking(move || parse(mapper, rx, &sizes));
         let mut broken = None;
         loop {
             match response.chunk().await {
@@ -258,8 +265,13 @@ enum Broken {
     Fatal(ExtractError),
 }
 
-/// Split chunks into lines (a line may span chunks) and map each.
-fn parse(mut mapper: Mapper, mut rx: mpsc::Receiver<bytes::Bytes>) -> Result<Export> {
+/// Split chunks into lines (a line may span chunks) and map each; the window's
+/// `_raw` sizes are left in `sizes`.
+fn parse(
+    mut mapper: Mapper,
+    mut rx: mpsc::Receiver<bytes::Bytes>,
+    sizes: &Mutex<RawSizes>,
+) -> Result<Export> {
     let mut carry: Vec<u8> = Vec::new();
     while let Some(chunk) = rx.blocking_recv() {
         let mut rest: &[u8] = &chunk;
@@ -286,6 +298,7 @@ fn parse(mut mapper: Mapper, mut rx: mpsc::Receiver<bytes::Bytes>) -> Result<Exp
     if !carry.is_empty() {
         mapper.line(&carry)?;
     }
+    *sizes.lock().unwrap_or_else(|p| p.into_inner()) = mapper.sizes();
     mapper.finish()
 }
 

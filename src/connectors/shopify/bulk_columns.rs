@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Decimal128Array, Decimal128Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayBuilder, ArrayRef, BooleanBuilder, Decimal128Array, Decimal128Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 
 use crate::extract::Result;
@@ -302,4 +302,28 @@ pub(super) fn adjustments(a: Adjustments) -> Result<Vec<ArrayRef>> {
         finish_money(a.tax_amount)?,
         finish(a.raw),
     ])
+}
+
+/// Rows and `_raw` bytes of each table in a window (customers, orders, line items,
+/// refunds, refund lines, transactions, adjustments), kept to size the next
+/// window's `_raw` builders. `_raw` holds the whole export once over; grown by
+/// doubling it was copied about once more and its fresh pages faulted in at every
+/// step. Sized up front, in power-of-two steps, it is one allocation per window
+/// that the allocator can serve from the blocks the window before freed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RawSizes(pub(super) [(usize, usize); 7]);
+
+/// A `_raw` builder for about what `last` held: (rows, bytes).
+pub(super) fn raw_builder((rows, bytes): (usize, usize)) -> StringBuilder {
+    if bytes == 0 {
+        return StringBuilder::new();
+    }
+    // A quarter over, for stores that grow window to window.
+    let grow = |n: usize| n.saturating_add(n / 4).next_power_of_two();
+    StringBuilder::with_capacity(grow(rows), grow(bytes))
+}
+
+/// What a finished `_raw` builder held: (rows, bytes).
+pub(super) fn raw_size(b: &StringBuilder) -> (usize, usize) {
+    (b.len(), b.values_slice().len())
 }

@@ -132,6 +132,32 @@ impl Mapper {
         }
     }
 
+    /// Size the `_raw` builders for about what an earlier window's held.
+    pub(super) fn with_sizes(mut self, last: RawSizes) -> Mapper {
+        let [c, o, l, r, rl, t, a] = last.0;
+        self.customers.raw = raw_builder(c);
+        self.orders.raw = raw_builder(o);
+        self.line_items.raw = raw_builder(l);
+        self.refunds.raw = raw_builder(r);
+        self.refund_lines.raw = raw_builder(rl);
+        self.transactions.raw = raw_builder(t);
+        self.adjustments.raw = raw_builder(a);
+        self
+    }
+
+    /// What the `_raw` builders hold now, for sizing the next window's.
+    pub(super) fn sizes(&self) -> RawSizes {
+        RawSizes([
+            raw_size(&self.customers.raw),
+            raw_size(&self.orders.raw),
+            raw_size(&self.line_items.raw),
+            raw_size(&self.refunds.raw),
+            raw_size(&self.refund_lines.raw),
+            raw_size(&self.transactions.raw),
+            raw_size(&self.adjustments.raw),
+        ])
+    }
+
     fn protocol(&self, detail: impl std::fmt::Display) -> ExtractError {
         ExtractError::protocol(
             &self.source,
@@ -660,6 +686,33 @@ mod tests {
         for (schema, cols) in c.finish().unwrap().columns {
             let batch = stamped(schema, cols, &stamp()).unwrap();
             assert_eq!(batch.num_rows(), 1);
+        }
+    }
+
+    #[test]
+    fn sizing_from_the_last_window_changes_no_value() {
+        let line = br#"{"__typename":"LineItem","id":"gid:\/\/shopify\/LineItem\/1","quantity":2,"__parentId":"gid:\/\/shopify\/Order\/7"}"#;
+        let map = |m: &mut Mapper| {
+            m.line(ORDER.as_bytes()).unwrap();
+            m.line(line).unwrap();
+        };
+        let mut first = Mapper::new(Root::Orders, "shop", Arc::default());
+        map(&mut first);
+        let sizes = first.sizes();
+        assert_eq!(
+            sizes.0[1],
+            (1, ORDER.len()),
+            "orders: one row, the line's text"
+        );
+        assert_eq!(sizes.0[2], (1, line.len()));
+        assert_eq!(sizes.0[0], (0, 0), "no customers in an orders export");
+        let mut second = Mapper::new(Root::Orders, "shop", Arc::default()).with_sizes(sizes);
+        map(&mut second);
+        assert_eq!(second.sizes(), sizes);
+        let (a, b) = (first.finish().unwrap(), second.finish().unwrap());
+        for ((sa, ca), (sb, cb)) in a.columns.iter().zip(&b.columns) {
+            assert_eq!(sa.entity, sb.entity);
+            assert_eq!(ca, cb, "{}", sa.entity);
         }
     }
 

@@ -326,7 +326,10 @@ impl<'a> Writer<'a> {
 }
 
 /// Bytes reserved per root object up front, so that the output (hundreds of MB for
-/// a month of a large store) is not copied over and over as it grows.
+/// a month of a large store) is not copied over and over as it grows. The
+/// reservation is rounded up to a power of two: only the pages written are touched,
+/// and outputs of similar size then ask for the same block size, which the
+/// allocator serves from an earlier, expired result instead of fresh pages.
 const ORDER_BYTES: usize = 4096;
 const CUSTOMER_BYTES: usize = 768;
 
@@ -346,8 +349,10 @@ pub fn bulk_jsonl(
     match root.name.as_str() {
         "customers" => {
             let matching = |c: &&Customer| filter.matches(c.id, c.created_at, c.updated_at);
-            w.out
-                .reserve(store.customers.iter().filter(matching).count() * CUSTOMER_BYTES);
+            w.out.reserve(
+                (store.customers.iter().filter(matching).count() * CUSTOMER_BYTES)
+                    .next_power_of_two(),
+            );
             for c in store.customers.iter().filter(matching) {
                 roots += 1;
                 w.emit("Customer", Src::Customer(c), node, None, &mut count);
@@ -355,8 +360,9 @@ pub fn bulk_jsonl(
         }
         _ => {
             let matching = |o: &&Order| filter.matches(o.id, o.created_at, o.updated_at);
-            w.out
-                .reserve(store.orders.iter().filter(matching).count() * ORDER_BYTES);
+            w.out.reserve(
+                (store.orders.iter().filter(matching).count() * ORDER_BYTES).next_power_of_two(),
+            );
             for o in store.orders.iter().filter(matching) {
                 roots += 1;
                 w.emit("Order", Src::Order(o), node, None, &mut count);
