@@ -236,3 +236,39 @@ impl PartitionStream for OneShot {
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use arrow::datatypes::{Field, Schema};
+
+    #[test]
+    fn mostly_distinct_columns_lose_their_dictionary_others_keep_it() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("currency", DataType::Utf8, true),
+            Field::new("_raw", DataType::Utf8, true),
+        ]));
+        let n = 1000;
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef,
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| ["EUR", "USD"][(i % 2) as usize]),
+                )),
+                Arc::new(StringArray::from_iter_values((0..n).map(|_| "{}"))),
+            ],
+        )
+        .unwrap();
+        let props = model_writer_properties(&schema, Some(&batch));
+        assert!(!props.dictionary_enabled(&ColumnPath::from("id")));
+        assert!(props.dictionary_enabled(&ColumnPath::from("currency")));
+        // The tables' own rule still applies: opaque columns stay plain.
+        assert!(!props.dictionary_enabled(&ColumnPath::from("_raw")));
+        // Without a sample, the tables' settings.
+        let props = model_writer_properties(&schema, None);
+        assert!(props.dictionary_enabled(&ColumnPath::from("id")));
+    }
+}
