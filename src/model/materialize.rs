@@ -1,5 +1,6 @@
 //! Building models: in dependency order, each table model's query is run and its
-//! result replaces `models.<name>` in one atomic Delta commit (a reader sees the old
+//! result, streamed into the Delta writer as it is computed, replaces
+//! `models.<name>` in one atomic Delta commit (a reader sees the old
 //! version or the new one, never a mix), then re-registered so the models after it
 //! read the fresh version. View models are defined in the session instead: free to
 //! build, not persisted, and re-planned by every run, test and docs session; a view
@@ -231,8 +232,9 @@ pub fn width() -> usize {
         .clamp(1, MAX_CONCURRENT_MODELS)
 }
 
-/// Most models a run builds at once (each holds its result in memory until it is
-/// written, so this also bounds memory).
+/// Most models a run builds at once (each holds its query's working state — hash
+/// tables, sorts — and the batches in flight to its writer, so this also bounds
+/// memory).
 const MAX_CONCURRENT_MODELS: usize = 2;
 
 /// Model `i` of the schedule is built (or defined): let its readers start and free
