@@ -2,7 +2,9 @@
 -- one "Refunded Order" event per refund with money back, each keyed by a
 -- deterministic event_id (sent as Klaviyo's unique_id, so a retry or a replay is
 -- recorded once). Times are the order's processed time and the refund's time (UTC,
--- ISO 8601); value is in shop currency.
+-- ISO 8601, `2026-01-31T12:00:00Z`: a UTC timestamp cut to the second and cast to
+-- text, which formats it so without parsing a format string per row as to_char
+-- does); value is in shop currency.
 WITH refunded AS (
   SELECT refund_id, order_id, sum(amount) AS amount, min(currency) AS currency
   FROM models.stg_shop_refund_transactions
@@ -12,7 +14,7 @@ WITH refunded AS (
 SELECT 'placed-order-' || CAST(o.order_id AS VARCHAR)              AS event_id,
        'Placed Order'                                              AS metric,
        lower(trim(o.email))                                        AS email,
-       to_char(COALESCE(o.processed_at, o.created_at), '%Y-%m-%dT%H:%M:%SZ') AS event_time,
+       CAST(date_trunc('second', COALESCE(o.processed_at, o.created_at)) AS VARCHAR) AS event_time,
        o.total_price                                               AS value,
        o.shop_currency                                             AS value_currency,
        o.order_name                                                AS order_name
@@ -22,7 +24,7 @@ UNION ALL
 SELECT 'refunded-order-' || CAST(r.refund_id AS VARCHAR),
        'Refunded Order',
        lower(trim(o.email)),
-       to_char(f.refunded_at, '%Y-%m-%dT%H:%M:%SZ'),
+       CAST(date_trunc('second', f.refunded_at) AS VARCHAR),
        r.amount,
        r.currency,
        o.order_name

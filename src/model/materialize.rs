@@ -1,5 +1,6 @@
 //! Building models: in dependency order, each table model's query is run and its
-//! result replaces `models.<name>` in one atomic Delta commit (a reader sees the old
+//! result, streamed into the Delta writer as it is computed, replaces
+//! `models.<name>` in one atomic Delta commit (a reader sees the old
 //! version or the new one, never a mix), then re-registered so the models after it
 //! read the fresh version. View models are defined in the session instead: free to
 //! build, not persisted, and re-planned by every run, test and docs session; a view
@@ -19,7 +20,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::error::DataFusionError;
+use datafusion::physical_plan::execute_stream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
@@ -29,7 +34,7 @@ use super::properties::Materialized;
 use super::schedule::{Node, Schedule};
 use super::session;
 use super::shared_views::SharedViews;
-use crate::warehouse::Warehouse;
+use crate::warehouse::{StreamWriteError, Warehouse};
 
 /// What building one model produced.
 #[derive(Debug, Clone, Serialize)]
@@ -227,8 +232,9 @@ pub fn width() -> usize {
         .clamp(1, MAX_CONCURRENT_MODELS)
 }
 
-/// Most models a run builds at once (each holds its result in memory until it is
-/// written, so this also bounds memory).
+/// Most models a run builds at once (each holds its query's working state — hash
+/// tables, sorts — and the batches in flight to its writer, so this also bounds
+/// memory).
 const MAX_CONCURRENT_MODELS: usize = 2;
 
 /// Model `i` of the schedule is built (or defined): let its readers start and free
@@ -297,6 +303,8 @@ async fn check_inputs_built(
 }
 
 /// Run one table model and replace its table atomically; returns rows and version.
+/// The query's batches stream into the Delta writer (see `warehouse::stream_write`):
+/// the result is never held whole, and the query runs while Parquet is encoded.
 async fn materialize(
     warehouse: &Warehouse,
     ctx: &SessionContext,
@@ -305,17 +313,22 @@ async fn materialize(
     let located = |e| ModelError::in_file(&model.file, crate::query::locate(e));
     let df = ctx.sql(&model.sql).await.map_err(located)?;
     let schema = storable_schema(model, df.schema().as_arrow())?;
-    let batches = df.collect().await.map_err(located)?;
-    let batches = batches
-        .into_iter()
-        .map(|b| conform(&b, &schema))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| ModelError::File {
-            file: model.file.clone(),
-            message: format!("result does not match its planned schema: {e}"),
-        })?;
+    let task = Arc::new(df.task_ctx());
+    let plan = df.create_physical_plan().await.map_err(located)?;
+    let stream = execute_stream(plan, task).map_err(located)?;
+    let target = schema.clone();
+    let conformed = stream.map(move |batch| {
+        conform(&batch?, &target).map_err(|e| {
+            DataFusionError::Execution(format!("result does not match its planned schema: {e}"))
+        })
+    });
+    let stream = Box::pin(RecordBatchStreamAdapter::new(schema.clone(), conformed));
     let table = model.table()?;
-    let commit = warehouse.overwrite(&table, schema, batches).await?;
+    let commit = match warehouse.overwrite_stream(&table, schema, stream).await {
+        Ok(commit) => commit,
+        Err(StreamWriteError::Query(e)) => return Err(located(e)),
+        Err(StreamWriteError::Warehouse(e)) => return Err(e.into()),
+    };
     warehouse.register(ctx, &table).await?;
     Ok((commit.rows, commit.version))
 }

@@ -20,14 +20,27 @@ use super::udf;
 use super::used_columns::used_columns;
 use crate::warehouse::Warehouse;
 
+/// See `open`: a partial aggregate merging fewer than this share of its rows is
+/// skipped.
+const PARTIAL_AGGREGATION_SKIP_RATIO: &str = "0.5";
+
 /// A session over the warehouse with lockstep's functions registered, configured
 /// by `settings` (the project's; `Settings::default()` outside a project).
 pub async fn open(warehouse: &Warehouse, settings: &udf::Settings) -> Result<SessionContext> {
     let ctx = warehouse.session().await?;
     // Staging models dedupe with row_number(): number rows the fast way.
-    let state = SessionStateBuilder::new_from_existing(ctx.state())
+    let mut state = SessionStateBuilder::new_from_existing(ctx.state())
         .with_physical_optimizer_rule(Arc::new(SortedRowNumber))
         .build();
+    // Models group by near-unique keys (order, refund, golden customer): a partial
+    // aggregate that merges fewer than half its rows costs more than it saves, so
+    // let it pass rows through sooner than DataFusion's default (0.8). Measured at
+    // 1M orders: ~2-3 s less CPU per build (the line items per order in
+    // orders_fx, ratio ~0.74), same results.
+    state.config_mut().options_mut().set(
+        "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
+        PARTIAL_AGGREGATION_SKIP_RATIO,
+    )?;
     let ctx = SessionContext::new_with_state(state);
     udf::register(&ctx, settings);
     Ok(ctx)

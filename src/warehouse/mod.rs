@@ -12,6 +12,7 @@ mod location;
 mod maintain;
 mod name;
 pub mod state;
+mod stream_write;
 mod table;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ pub use error::{Result, WarehouseError};
 pub use location::{Kind, Location, LocationError};
 pub use maintain::MaintenancePolicy;
 pub use name::{NameError, TableName};
+pub use stream_write::StreamWriteError;
 pub use table::{Commit, TableInfo};
 
 use crate::config::Project;

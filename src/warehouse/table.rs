@@ -175,7 +175,7 @@ impl Warehouse {
 
     /// Create `name` with `schema` at version 0. A concurrent creator may win the race;
     /// then its table is used.
-    async fn create(&self, name: &TableName, schema: &SchemaRef) -> Result<DeltaTable> {
+    pub(super) async fn create(&self, name: &TableName, schema: &SchemaRef) -> Result<DeltaTable> {
         let kernel: StructType =
             schema
                 .as_ref()

@@ -171,6 +171,50 @@ async fn overwrite_replaces_rows_and_schema_atomically() {
     assert_eq!(b[0].column(1).as_primitive::<Int64Type>().value(0), 3);
 }
 
+/// A streamed overwrite (how models are written) replaces the rows and counts them;
+/// a stream that fails part-way commits nothing and hands back the stream's error.
+#[tokio::test]
+async fn streamed_overwrite_replaces_rows_or_commits_nothing() {
+    use datafusion::error::DataFusionError;
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+    use lockstep::warehouse::StreamWriteError;
+
+    let wh = open("memory://streamed", std::path::Path::new("/"));
+    let name = TableName::parse("models.daily").unwrap();
+    wh.append(&name, orders_schema(), vec![orders_batch(1, 5)])
+        .await
+        .unwrap();
+    let stream = |batches: Vec<Result<RecordBatch, DataFusionError>>| {
+        Box::pin(RecordBatchStreamAdapter::new(
+            orders_schema(),
+            futures::stream::iter(batches),
+        ))
+    };
+    let commit = wh
+        .overwrite_stream(
+            &name,
+            orders_schema(),
+            stream(vec![Ok(orders_batch(2, 3)), Ok(orders_batch(3, 4))]),
+        )
+        .await
+        .unwrap();
+    assert_eq!((commit.version, commit.rows), (2, 7));
+    let count = "SELECT min(batch) AS lo, count(*) AS n FROM models.daily";
+    let b = read_all(&wh, count).await;
+    assert_eq!(b[0].column(0).as_primitive::<Int64Type>().value(0), 2);
+    assert_eq!(b[0].column(1).as_primitive::<Int64Type>().value(0), 7);
+
+    let failing = stream(vec![
+        Ok(orders_batch(4, 3)),
+        Err(DataFusionError::Execution("boom".into())),
+    ]);
+    match wh.overwrite_stream(&name, orders_schema(), failing).await {
+        Err(StreamWriteError::Query(e)) => assert!(e.to_string().contains("boom"), "{e}"),
+        other => panic!("expected the stream's error, got {other:?}"),
+    }
+    let b = read_all(&wh, count).await;
+    assert_eq!(b[0].column(1).as_primitive::<Int64Type>().value(0), 7);
+}
 /// A reader polling while 50 commits land sees, for every batch, all of its rows or
 /// none — never part of one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
