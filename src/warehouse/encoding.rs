@@ -4,17 +4,15 @@
 //! A dictionary helps columns that repeat a few values (currencies, statuses,
 //! SKUs). For a column of mostly distinct values (ids, timestamps, order names,
 //! emails) it costs a hash-table insert per value and stores every value once more
-//! in the dictionary page; in a bulk backfill that was a twentieth of the CPU
-//! time. Which columns are which is read from the data: the first rows of the
-//! write are sampled.
+//! in the dictionary page: a twentieth of a bulk backfill's CPU time, a tenth of a
+//! model build's. Which columns are which is read from the data: the first rows
+//! of the write are sampled.
 
 use std::collections::HashSet;
-use std::hash::Hash;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use arrow::datatypes::{
-    DataType, Decimal128Type, Int64Type, SchemaRef, TimeUnit, TimestampMicrosecondType,
-};
+use arrow::array::{Array, ArrayRef, RecordBatch};
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::row::{RowConverter, SortField};
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -27,14 +25,16 @@ const OPAQUE_COLUMNS: &[&str] = &["_raw"];
 /// Rows of a write sampled per column.
 const SAMPLE_ROWS: usize = 4096;
 
-/// A sample smaller than this says too little; such columns keep the dictionary.
+/// A write smaller than this says too little (and costs little); it keeps the
+/// dictionary.
 const MIN_SAMPLE: usize = 256;
 
 /// Share of distinct values in the sample above which a column is written plain.
 const DISTINCT_SHARE: f64 = 0.5;
 
-/// Parquet settings for a write whose first batch is `sample` (`None`: rewriting
-/// existing files, as compaction does; only [`OPAQUE_COLUMNS`] are special then).
+/// Parquet settings for a write whose first batch is `sample`: raw-table appends
+/// and model builds alike (`None`: rewriting existing files, as compaction does;
+/// only [`OPAQUE_COLUMNS`] are special then).
 pub(super) fn writer_properties(
     schema: &SchemaRef,
     sample: Option<&RecordBatch>,
@@ -55,32 +55,33 @@ pub(super) fn writer_properties(
     builder.build()
 }
 
-/// Whether the column's first rows are mostly distinct values.
+/// Whether the column's first rows are mostly distinct values (nulls count as one
+/// value). Nested columns have leaf paths of their own and keep the default.
 fn mostly_distinct(column: &ArrayRef) -> bool {
+    let flat = column.data_type().is_primitive()
+        || matches!(
+            column.data_type(),
+            DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
+                | DataType::FixedSizeBinary(_)
+        );
     let sample = column.slice(0, column.len().min(SAMPLE_ROWS));
-    let (distinct, values) = match sample.data_type() {
-        DataType::Utf8 => count(sample.as_string::<i32>().iter()),
-        DataType::LargeUtf8 => count(sample.as_string::<i64>().iter()),
-        DataType::Utf8View => count(sample.as_string_view().iter()),
-        DataType::Int64 => count(sample.as_primitive::<Int64Type>().iter()),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            count(sample.as_primitive::<TimestampMicrosecondType>().iter())
-        }
-        DataType::Decimal128(..) => count(sample.as_primitive::<Decimal128Type>().iter()),
-        _ => return false,
-    };
-    values >= MIN_SAMPLE && distinct as f64 > DISTINCT_SHARE * values as f64
-}
-
-/// Distinct and total non-null values.
-fn count<T: Hash + Eq>(values: impl Iterator<Item = Option<T>>) -> (usize, usize) {
-    let mut seen = HashSet::new();
-    let mut total = 0;
-    for v in values.flatten() {
-        total += 1;
-        seen.insert(v);
+    if !flat || sample.len() < MIN_SAMPLE {
+        return false;
     }
-    (seen.len(), total)
+    // The row format gives every type one comparable byte form to count.
+    let Ok(converter) = RowConverter::new(vec![SortField::new(sample.data_type().clone())]) else {
+        return false;
+    };
+    let Ok(rows) = converter.convert_columns(std::slice::from_ref(&sample)) else {
+        return false;
+    };
+    let distinct: HashSet<&[u8]> = rows.iter().map(|r| r.data()).collect();
+    distinct.len() as f64 > DISTINCT_SHARE * sample.len() as f64
 }
 
 #[cfg(test)]

@@ -4,21 +4,15 @@
 //! thread); streaming lets the query's workers run while the writer encodes, and
 //! holds only the batches in flight.
 //!
-//! Model outputs also get Parquet settings of their own: a column whose values are
-//! mostly distinct (ids, names, amounts) is written without a dictionary. parquet
-//! builds a dictionary for every column until it outgrows its page limit, and
-//! hashing every value into it was the largest single cost of writing models
-//! (about a tenth of a 1M-order build's CPU). Low-cardinality columns (currencies,
-//! statuses, dates) keep theirs. Raw-table appends are not affected.
+//! The first batch is read before the write starts: its sample settles which
+//! columns are written without a Parquet dictionary (`encoding`).
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType, SchemaRef};
-use arrow::row::{RowConverter, SortField};
+use arrow::datatypes::SchemaRef;
 use datafusion::catalog::streaming::StreamingTable;
 use datafusion::datasource::provider_as_source;
 use datafusion::error::DataFusionError;
@@ -32,19 +26,11 @@ use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use futures::StreamExt;
 use parquet::file::properties::WriterProperties;
-use parquet::schema::types::ColumnPath;
 
+use super::encoding::writer_properties;
 use super::error::delta;
-use super::table::{Commit, writer_properties};
+use super::table::Commit;
 use super::{Result, TableName, Warehouse};
-
-/// Rows of the first batch sampled to judge each column's cardinality.
-const SAMPLE_ROWS: usize = 4096;
-
-/// A column whose sample has more than this share of distinct values is written
-/// without a dictionary: the dictionary would overflow its page and be dropped
-/// anyway, after every value went through its hash table.
-const MOSTLY_DISTINCT: f64 = 0.5;
 
 impl Warehouse {
     /// Replace the contents (and schema) of `name` with the rows `stream` yields, in
@@ -59,7 +45,7 @@ impl Warehouse {
     ) -> std::result::Result<Commit, StreamWriteError> {
         // The first batch settles the Parquet settings; it is written first.
         let first = stream.next().await.transpose()?;
-        let properties = model_writer_properties(&schema, first.as_ref());
+        let properties = writer_properties(&schema, first.as_ref());
         let rows = Arc::new(AtomicUsize::new(0));
         let failed: Arc<Mutex<Option<DataFusionError>>> = Arc::default();
         let source = OneShot::new(schema.clone(), first, stream, rows.clone(), failed.clone());
@@ -121,50 +107,6 @@ pub enum StreamWriteError {
     /// Writing or committing failed.
     #[error(transparent)]
     Warehouse(#[from] super::WarehouseError),
-}
-
-/// Parquet settings for a model's data files: the tables' settings, with no
-/// dictionary for columns whose values in `sample` are mostly distinct.
-pub(super) fn model_writer_properties(
-    schema: &SchemaRef,
-    sample: Option<&RecordBatch>,
-) -> WriterProperties {
-    let base = writer_properties(schema);
-    let Some(sample) = sample.filter(|b| b.num_rows() > 0) else {
-        return base;
-    };
-    let sample = sample.slice(0, sample.num_rows().min(SAMPLE_ROWS));
-    let mut builder = base.into_builder();
-    for (field, column) in schema.fields().iter().zip(sample.columns()) {
-        // Nested columns have leaf paths of their own; they keep the default.
-        let flat = column.data_type().is_primitive()
-            || matches!(
-                column.data_type(),
-                DataType::Utf8
-                    | DataType::LargeUtf8
-                    | DataType::Utf8View
-                    | DataType::Binary
-                    | DataType::LargeBinary
-                    | DataType::BinaryView
-                    | DataType::FixedSizeBinary(_)
-            );
-        if !flat {
-            continue;
-        }
-        let Ok(converter) = RowConverter::new(vec![SortField::new(column.data_type().clone())])
-        else {
-            continue;
-        };
-        let Ok(rows) = converter.convert_columns(std::slice::from_ref(column)) else {
-            continue;
-        };
-        let distinct: HashSet<&[u8]> = rows.iter().map(|r| r.data()).collect();
-        if distinct.len() as f64 > MOSTLY_DISTINCT * sample.num_rows() as f64 {
-            builder = builder
-                .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
-        }
-    }
-    builder.build()
 }
 
 /// The rows of one stream as a DataFusion partition that can be executed once;
@@ -234,41 +176,5 @@ impl PartitionStream for OneShot {
                     }
                 });
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow::array::{ArrayRef, Int64Array, StringArray};
-    use arrow::datatypes::{Field, Schema};
-
-    #[test]
-    fn mostly_distinct_columns_lose_their_dictionary_others_keep_it() {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Int64, true),
-            Field::new("currency", DataType::Utf8, true),
-            Field::new("_raw", DataType::Utf8, true),
-        ]));
-        let n = 1000;
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef,
-                Arc::new(StringArray::from_iter_values(
-                    (0..n).map(|i| ["EUR", "USD"][(i % 2) as usize]),
-                )),
-                Arc::new(StringArray::from_iter_values((0..n).map(|_| "{}"))),
-            ],
-        )
-        .unwrap();
-        let props = model_writer_properties(&schema, Some(&batch));
-        assert!(!props.dictionary_enabled(&ColumnPath::from("id")));
-        assert!(props.dictionary_enabled(&ColumnPath::from("currency")));
-        // The tables' own rule still applies: opaque columns stay plain.
-        assert!(!props.dictionary_enabled(&ColumnPath::from("_raw")));
-        // Without a sample, the tables' settings.
-        let props = model_writer_properties(&schema, None);
-        assert!(props.dictionary_enabled(&ColumnPath::from("id")));
     }
 }
