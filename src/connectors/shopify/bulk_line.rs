@@ -1,10 +1,12 @@
-//! The lines of a Shopify bulk result, as borrowed structs: one struct holds every
-//! field any of our queries selects (`__typename` says which apply), so each line is
-//! parsed once, with strings borrowed from the line wherever they have no escapes.
+//! The lines of a Shopify bulk result, as borrowed structs: one struct per line type
+//! (`__typename`, which our queries select first, says which), each holding just the
+//! fields that type carries, so a line is parsed once into a small struct, with
+//! strings borrowed from the line wherever they have no escapes.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use serde::de::Error as _;
 use serde_json::value::RawValue;
 
 /// A GraphQL global id, read as its numeric tail (`gid://shopify/Order/123` → 123)
@@ -14,30 +16,38 @@ pub struct Gid(pub i64);
 
 impl<'de> Deserialize<'de> for Gid {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Gid, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Gid;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a gid://shopify/... id")
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Gid, E> {
-                let tail = s.rsplit('/').next().unwrap_or(s);
-                let tail = tail.split('?').next().unwrap_or(tail);
-                tail.parse()
-                    .map(Gid)
-                    .map_err(|_| E::custom(format!("{s:?} is not a gid")))
-            }
-            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Gid, E> {
-                Ok(Gid(n))
-            }
-            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Gid, E> {
-                i64::try_from(n)
-                    .map(Gid)
-                    .map_err(|_| E::custom("id out of range"))
-            }
-        }
-        d.deserialize_any(V)
+        // Read as the raw token: Shopify's files escape the slashes
+        // (`"gid:\/\/shopify\/Order\/123"`), and a string visitor would first
+        // unescape every id into a scratch copy.
+        let raw = <&RawValue>::deserialize(d)?;
+        gid_of(raw.get())
+            .map(Gid)
+            .ok_or_else(|| D::Error::custom(format!("{} is not a gid", raw.get())))
     }
+}
+
+/// The id in a gid token: the digits after the last `/` (escaped or not) of a
+/// string, before any `?query`; or a bare JSON integer.
+fn gid_of(token: &str) -> Option<i64> {
+    let Some(text) = token.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+        return token.parse().ok();
+    };
+    // The common case, scanned back from the end: `…/123"`, `…/123?x=1"`, `"123"`.
+    let bytes = text.as_bytes();
+    let end = memchr::memrchr(b'?', bytes)
+        .filter(|&q| !bytes[q..].contains(&b'/'))
+        .unwrap_or(bytes.len());
+    let start = bytes[..end]
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    if start < end && (start == 0 || bytes[start - 1] == b'/') {
+        return text[start..end].parse().ok();
+    }
+    // Escapes other than `\/` (never seen in ids, but valid JSON): unescape first.
+    let text: String = serde_json::from_str(token).ok()?;
+    let tail = text.rsplit('/').next()?;
+    tail.split('?').next()?.parse().ok()
 }
 
 /// A JSON string borrowed from the line when it has no escapes (serde's own `Cow`
@@ -109,17 +119,32 @@ pub(super) struct Address<'a> {
     pub(super) country_code_v2: Text<'a>,
 }
 
-/// Every field any line type of our queries carries; `__typename` says which apply.
+/// The line's `__typename`. Our queries select it first, so Shopify writes it as
+/// the line's first key and it is read without parsing the line; a line written
+/// any other way is read in full for it.
+pub(super) fn typename(text: &str) -> serde_json::Result<Cow<'_, str>> {
+    const FIRST: &str = "{\"__typename\":\"";
+    if let Some(rest) = text.strip_prefix(FIRST)
+        && let Some(end) = rest.find('"')
+        && !rest[..end].contains('\\')
+    {
+        return Ok(Cow::Borrowed(&rest[..end]));
+    }
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        #[serde(rename = "__typename", borrow)]
+        typename: Str<'a>,
+    }
+    let head: Head = serde_json::from_str(text)?;
+    Ok(Cow::Owned(head.typename.to_string()))
+}
+
+/// A `Customer` line.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct Line<'a> {
-    #[serde(rename = "__typename", borrow)]
-    pub(super) typename: Str<'a>,
-    #[serde(rename = "__parentId", default)]
-    pub(super) parent_id: Option<Gid>,
+pub(super) struct CustomerLine<'a> {
     #[serde(default)]
     pub(super) id: Option<Gid>,
-    // Customer
     #[serde(borrow, default)]
     pub(super) email: Text<'a>,
     #[serde(borrow, default)]
@@ -146,15 +171,30 @@ pub(super) struct Line<'a> {
     pub(super) created_at: Text<'a>,
     #[serde(borrow, default)]
     pub(super) updated_at: Text<'a>,
-    // Order
+}
+
+/// An `Order` line (its refunds are a list inside it).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct OrderLine<'a> {
+    #[serde(default)]
+    pub(super) id: Option<Gid>,
     #[serde(borrow, default)]
     pub(super) name: Text<'a>,
     #[serde(default)]
     pub(super) number: Option<i64>,
+    #[serde(borrow, default)]
+    pub(super) email: Text<'a>,
+    #[serde(borrow, default)]
+    pub(super) phone: Text<'a>,
     #[serde(default)]
     pub(super) customer: Option<IdOnly>,
     #[serde(borrow, default)]
+    pub(super) created_at: Text<'a>,
+    #[serde(borrow, default)]
     pub(super) processed_at: Text<'a>,
+    #[serde(borrow, default)]
+    pub(super) updated_at: Text<'a>,
     #[serde(borrow, default)]
     pub(super) cancelled_at: Text<'a>,
     #[serde(borrow, default)]
@@ -169,6 +209,8 @@ pub(super) struct Line<'a> {
     pub(super) test: Option<bool>,
     #[serde(borrow, default)]
     pub(super) source_name: Text<'a>,
+    #[serde(borrow, default)]
+    pub(super) tags: Option<Vec<Str<'a>>>,
     #[serde(borrow, default)]
     pub(super) currency_code: Text<'a>,
     #[serde(borrow, default)]
@@ -193,7 +235,16 @@ pub(super) struct Line<'a> {
     pub(super) tax_lines: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub(super) refunds: Option<Vec<&'a RawValue>>,
-    // LineItem
+}
+
+/// A `LineItem` line, child of its order.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct LineItemLine<'a> {
+    #[serde(rename = "__parentId", default)]
+    pub(super) parent_id: Option<Gid>,
+    #[serde(default)]
+    pub(super) id: Option<Gid>,
     #[serde(default)]
     pub(super) product: Option<IdOnly>,
     #[serde(default)]
@@ -210,16 +261,40 @@ pub(super) struct Line<'a> {
     pub(super) total_discount_set: Option<Bag<'a>>,
     #[serde(default)]
     pub(super) taxable: Option<bool>,
-    // RefundLineItem (`totalTaxSet` is shared with Order)
+    #[serde(borrow, default)]
+    pub(super) tax_lines: Option<&'a RawValue>,
+}
+
+/// A `RefundLineItem` line, child of its refund.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RefundLineItemLine<'a> {
+    #[serde(rename = "__parentId", default)]
+    pub(super) parent_id: Option<Gid>,
+    #[serde(default)]
+    pub(super) id: Option<Gid>,
     #[serde(default)]
     pub(super) line_item: Option<IdOnly>,
+    #[serde(default)]
+    pub(super) quantity: Option<i64>,
     #[serde(borrow, default)]
     pub(super) restock_type: Text<'a>,
     #[serde(default)]
     pub(super) restocked: Option<bool>,
     #[serde(borrow, default)]
     pub(super) subtotal_set: Option<Bag<'a>>,
-    // OrderTransaction (`processedAt`, `test` shared)
+    #[serde(borrow, default)]
+    pub(super) total_tax_set: Option<Bag<'a>>,
+}
+
+/// An `OrderTransaction` line, child of its refund.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TransactionLine<'a> {
+    #[serde(rename = "__parentId", default)]
+    pub(super) parent_id: Option<Gid>,
+    #[serde(default)]
+    pub(super) id: Option<Gid>,
     #[serde(borrow, default)]
     pub(super) kind: Text<'a>,
     #[serde(borrow, default)]
@@ -228,9 +303,24 @@ pub(super) struct Line<'a> {
     pub(super) gateway: Text<'a>,
     #[serde(borrow, default)]
     pub(super) amount_set: Option<Bag<'a>>,
-    // OrderAdjustment (`amountSet` shared)
+    #[serde(borrow, default)]
+    pub(super) processed_at: Text<'a>,
+    #[serde(default)]
+    pub(super) test: Option<bool>,
+}
+
+/// An `OrderAdjustment` line, child of its refund.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct AdjustmentLine<'a> {
+    #[serde(rename = "__parentId", default)]
+    pub(super) parent_id: Option<Gid>,
+    #[serde(default)]
+    pub(super) id: Option<Gid>,
     #[serde(borrow, default)]
     pub(super) reason: Text<'a>,
+    #[serde(borrow, default)]
+    pub(super) amount_set: Option<Bag<'a>>,
     #[serde(borrow, default)]
     pub(super) tax_amount_set: Option<Bag<'a>>,
 }
@@ -252,4 +342,43 @@ pub(super) fn shop<'b>(bag: &'b Option<Bag<'_>>) -> Option<&'b str> {
 
 pub(super) fn presentment<'b>(bag: &'b Option<Bag<'_>>) -> Option<&'b str> {
     bag.as_ref()?.presentment_money.as_ref()?.amount.as_deref()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gids_are_read_from_escaped_plain_and_numeric_tokens() {
+        let cases = [
+            (r#""gid:\/\/shopify\/Order\/123""#, Some(123)),
+            (r#""gid://shopify/Order/123""#, Some(123)),
+            (r#""gid:\/\/shopify\/LineItem\/7?x=1""#, Some(7)),
+            (r#""gid:\/\/shopify\/Order\/\u0031\u0032""#, Some(12)),
+            (r#""42""#, Some(42)),
+            ("42", Some(42)),
+            (r#""gid:\/\/shopify\/Order\/""#, None),
+            (r#""gid://shopify/Order/abc""#, None),
+            ("4.5", None),
+        ];
+        for (token, want) in cases {
+            assert_eq!(gid_of(token), want, "{token}");
+            let parsed: Result<Gid, _> = serde_json::from_str(token);
+            assert_eq!(parsed.ok().map(|g| g.0), want, "{token}");
+        }
+        let none: Option<Gid> = serde_json::from_str("null").unwrap();
+        assert!(none.is_none());
+    }
+
+    #[test]
+    fn the_typename_is_peeked_first_and_read_in_full_otherwise() {
+        let first = r#"{"__typename":"Order","id":"gid:\/\/shopify\/Order\/1"}"#;
+        assert!(matches!(typename(first).unwrap(), Cow::Borrowed("Order")));
+        let later = r#"{"id":1, "__typename" : "LineItem"}"#;
+        assert_eq!(typename(later).unwrap(), "LineItem");
+        let escaped = r#"{"__typename":"Line\u0049tem"}"#;
+        assert_eq!(typename(escaped).unwrap(), "LineItem");
+        assert!(typename(r#"{"id":1}"#).is_err());
+        assert!(typename("{\"__typename\":\"Ord").is_err());
+    }
 }

@@ -5,25 +5,23 @@
 use serde_json::value::RawValue;
 
 use super::{At, Link, Mapper, lower};
-use crate::connectors::shopify::bulk_line::{Line, presentment, shop};
+use crate::connectors::shopify::bulk_line::{
+    AdjustmentLine, Gid, LineItemLine, RefundLineItemLine, TransactionLine, presentment, shop,
+};
 use crate::connectors::shopify::schema::*;
 use crate::extract::Result;
 
 impl Mapper {
-    fn parent_order(&self, line: &Line, what: &str) -> Result<Link> {
-        let parent = line
-            .parent_id
-            .ok_or_else(|| self.protocol(format!("{what} without __parentId")))?;
+    fn parent_order(&self, parent: Option<Gid>, what: &str) -> Result<Link> {
+        let parent = parent.ok_or_else(|| self.protocol(format!("{what} without __parentId")))?;
         self.orders_seen
             .get(&parent.0)
             .copied()
             .ok_or_else(|| self.protocol(format!("{what} before its order {}", parent.0)))
     }
 
-    fn parent_refund(&self, line: &Line, what: &str) -> Result<(i64, Link, Option<usize>)> {
-        let parent = line
-            .parent_id
-            .ok_or_else(|| self.protocol(format!("{what} without __parentId")))?;
+    fn parent_refund(&self, parent: Option<Gid>, what: &str) -> Result<(i64, Link, Option<usize>)> {
+        let parent = parent.ok_or_else(|| self.protocol(format!("{what} without __parentId")))?;
         let (link, row) = self
             .refunds_seen
             .get(&parent.0)
@@ -32,9 +30,9 @@ impl Mapper {
         Ok((parent.0, link, row))
     }
 
-    pub(super) fn line_item(&mut self, line: &Line, raw: &str) -> Result<()> {
-        let id = self.id(line, "line item")?;
-        let order = self.parent_order(line, "line item")?;
+    pub(super) fn line_item(&mut self, line: &LineItemLine, raw: &str) -> Result<()> {
+        let id = self.id(line.id, "line item")?;
+        let order = self.parent_order(line.parent_id, "line item")?;
         let Some(order_row) = order.row else {
             return Ok(());
         };
@@ -76,9 +74,9 @@ impl Mapper {
         Ok(())
     }
 
-    pub(super) fn refund_line(&mut self, line: &Line, raw: &str) -> Result<()> {
-        let id = self.id(line, "refund line item")?;
-        let (refund_id, order, row) = self.parent_refund(line, "refund line item")?;
+    pub(super) fn refund_line(&mut self, line: &RefundLineItemLine, raw: &str) -> Result<()> {
+        let id = self.id(line.id, "refund line item")?;
+        let (refund_id, order, row) = self.parent_refund(line.parent_id, "refund line item")?;
         let Some(refund_row) = row else {
             return Ok(());
         };
@@ -112,9 +110,9 @@ impl Mapper {
         Ok(())
     }
 
-    pub(super) fn transaction(&mut self, line: &Line, raw: &str) -> Result<()> {
-        let id = self.id(line, "transaction")?;
-        let (refund_id, order, row) = self.parent_refund(line, "transaction")?;
+    pub(super) fn transaction(&mut self, line: &TransactionLine, raw: &str) -> Result<()> {
+        let id = self.id(line.id, "transaction")?;
+        let (refund_id, order, row) = self.parent_refund(line.parent_id, "transaction")?;
         if row.is_none() {
             return Ok(());
         }
@@ -148,9 +146,9 @@ impl Mapper {
         Ok(())
     }
 
-    pub(super) fn adjustment(&mut self, line: &Line, raw: &str) -> Result<()> {
-        let id = self.id(line, "order adjustment")?;
-        let (refund_id, order, row) = self.parent_refund(line, "order adjustment")?;
+    pub(super) fn adjustment(&mut self, line: &AdjustmentLine, raw: &str) -> Result<()> {
+        let id = self.id(line.id, "order adjustment")?;
+        let (refund_id, order, row) = self.parent_refund(line.parent_id, "order adjustment")?;
         if row.is_none() {
             return Ok(());
         }

@@ -10,7 +10,6 @@
 //! `restock` (whether any of its lines was restocked) — so they are accumulated per
 //! row and built when the window ends.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
@@ -18,9 +17,11 @@ use serde_json::value::RawValue;
 mod children;
 
 use super::bulk_columns::*;
-use super::bulk_line::{Line, RefundInline, Str, presentment, shop};
+use super::bulk_line::{
+    CustomerLine, Gid, OrderLine, RefundInline, Str, Text, presentment, shop, typename,
+};
 use super::schema::*;
-use crate::extract::columns::{DriftError, parse_money};
+use crate::extract::columns::{DriftError, parse_money, parse_time_us};
 use crate::extract::{EntitySchema, Export, ExtractError, Landed, Result};
 
 /// What a bulk job exports.
@@ -56,9 +57,7 @@ impl At<'_> {
 
     fn time(&self, column: &str, v: Option<&str>) -> Result<Option<i64>> {
         v.map(|s| {
-            chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| t.timestamp_micros())
-                .map_err(|_| self.drift(column, "an RFC 3339 timestamp string", s))
+            parse_time_us(s).ok_or_else(|| self.drift(column, "an RFC 3339 timestamp string", s))
         })
         .transpose()
     }
@@ -95,9 +94,9 @@ pub struct Mapper {
     line_no: u64,
     scratch: String,
     /// Order id → its link, for children.
-    orders_seen: HashMap<i64, Link>,
+    orders_seen: foldhash::HashMap<i64, Link>,
     /// Refund id → (its order's link, the refund's row if landed).
-    refunds_seen: HashMap<i64, (Link, Option<usize>)>,
+    refunds_seen: foldhash::HashMap<i64, (Link, Option<usize>)>,
     units: u64,
     skipped: u64,
     max_updated_us: Option<i64>,
@@ -119,8 +118,8 @@ impl Mapper {
             skip,
             line_no: 0,
             scratch: String::new(),
-            orders_seen: HashMap::new(),
-            refunds_seen: HashMap::new(),
+            orders_seen: foldhash::HashMap::default(),
+            refunds_seen: foldhash::HashMap::default(),
             units: 0,
             skipped: 0,
             max_updated_us: None,
@@ -174,21 +173,24 @@ impl Mapper {
         if text.trim().is_empty() {
             return Ok(());
         }
-        let line: Line = serde_json::from_str(text).map_err(|e| self.protocol(e))?;
-        match (self.root, &*line.typename) {
-            (Root::Customers, "Customer") => self.customer(&line, text),
-            (Root::Orders, "Order") => self.order(&line, text),
-            (Root::Orders, "LineItem") => self.line_item(&line, text),
-            (Root::Orders, "RefundLineItem") => self.refund_line(&line, text),
-            (Root::Orders, "OrderTransaction") => self.transaction(&line, text),
-            (Root::Orders, "OrderAdjustment") => self.adjustment(&line, text),
+        let kind = typename(text).map_err(|e| self.protocol(e))?;
+        match (self.root, &*kind) {
+            (Root::Customers, "Customer") => self.customer(&self.parse(text)?, text),
+            (Root::Orders, "Order") => self.order(&self.parse(text)?, text),
+            (Root::Orders, "LineItem") => self.line_item(&self.parse(text)?, text),
+            (Root::Orders, "RefundLineItem") => self.refund_line(&self.parse(text)?, text),
+            (Root::Orders, "OrderTransaction") => self.transaction(&self.parse(text)?, text),
+            (Root::Orders, "OrderAdjustment") => self.adjustment(&self.parse(text)?, text),
             (_, other) => Err(self.protocol(format!("unexpected object type {other}"))),
         }
     }
 
-    fn id(&self, line: &Line, what: &str) -> Result<i64> {
-        line.id
-            .map(|g| g.0)
+    fn parse<'t, T: serde::Deserialize<'t>>(&self, text: &'t str) -> Result<T> {
+        serde_json::from_str(text).map_err(|e| self.protocol(e))
+    }
+
+    fn id(&self, id: Option<Gid>, what: &str) -> Result<i64> {
+        id.map(|g| g.0)
             .ok_or_else(|| self.protocol(format!("{what} without an id")))
     }
 
@@ -196,7 +198,7 @@ impl Mapper {
     fn primary(
         &mut self,
         entity: &'static EntitySchema,
-        line: &Line,
+        updated_at: &Text,
         id: i64,
     ) -> Result<(i64, bool)> {
         let at = At {
@@ -205,7 +207,7 @@ impl Mapper {
             record: id,
         };
         let updated = at
-            .time("updated_at", line.updated_at.as_deref())?
+            .time("updated_at", updated_at.as_deref())?
             .ok_or_else(|| self.protocol(format!("{} {id} without updatedAt", entity.entity)))?;
         let skip = !self.skip.is_empty() && self.skip.contains(&(id.to_string(), updated));
         if skip {
@@ -217,9 +219,9 @@ impl Mapper {
         Ok((updated, skip))
     }
 
-    fn customer(&mut self, line: &Line, raw: &str) -> Result<()> {
-        let id = self.id(line, "customer")?;
-        let (updated, skip) = self.primary(&CUSTOMERS, line, id)?;
+    fn customer(&mut self, line: &CustomerLine, raw: &str) -> Result<()> {
+        let id = self.id(line.id, "customer")?;
+        let (updated, skip) = self.primary(&CUSTOMERS, &line.updated_at, id)?;
         if skip {
             return Ok(());
         }
@@ -271,9 +273,9 @@ impl Mapper {
         Ok(())
     }
 
-    fn order(&mut self, line: &Line, raw: &str) -> Result<()> {
-        let id = self.id(line, "order")?;
-        let (updated, skip) = self.primary(&ORDERS, line, id)?;
+    fn order(&mut self, line: &OrderLine, raw: &str) -> Result<()> {
+        let id = self.id(line.id, "order")?;
+        let (updated, skip) = self.primary(&ORDERS, &line.updated_at, id)?;
         let row = (!skip).then_some(self.orders.line_items_price.len());
         let link = Link {
             order_id: id,

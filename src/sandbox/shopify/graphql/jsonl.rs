@@ -151,6 +151,11 @@ fn value(out: &mut Vec<u8>, v: Scalar) {
         Scalar::Time(ts) => time(out, ts),
         Scalar::Decimal(m) => decimal(out, m),
         Scalar::Currency(c) => string(out, c.code()),
+        Scalar::OrderName(n) => {
+            out.extend_from_slice(b"\"#");
+            int(out, n);
+            out.push(b'"');
+        }
         Scalar::Tags(s) => {
             let tags = s.split(',').map(str::trim).filter(|t| !t.is_empty());
             list_of(out, tags);
@@ -176,6 +181,8 @@ struct Member<'a> {
     field: &'a Field,
     kind: Kind,
     key: Vec<u8>,
+    /// `__typename`, settled once here rather than by comparing names per value.
+    typename: bool,
 }
 
 /// The members written for a selection set on a type, worked out once per export:
@@ -185,8 +192,9 @@ struct Plans<'a> {
     plans: Vec<(PlanId, Plan<'a>)>,
 }
 
-/// A selection set (by address) on a type.
-type PlanId = (usize, &'static str);
+/// A selection set and a type name, both by address: every object of an export
+/// looks its plan up, and the names are the schema's own `&'static str`s.
+type PlanId = (usize, usize, usize);
 type Plan<'a> = std::rc::Rc<[Member<'a>]>;
 
 impl<'a> Plans<'a> {
@@ -195,7 +203,7 @@ impl<'a> Plans<'a> {
     }
 
     fn get(&mut self, sels: &'a [Selection], ty: &'static str) -> Plan<'a> {
-        let id = (sels.as_ptr() as usize, ty);
+        let id = (sels.as_ptr() as usize, ty.as_ptr() as usize, ty.len());
         if let Some((_, p)) = self.plans.iter().find(|(k, _)| *k == id) {
             return p.clone();
         }
@@ -216,6 +224,7 @@ impl<'a> Plans<'a> {
                 field: f,
                 kind,
                 key: if writes { key } else { Vec::new() },
+                typename: f.name == "__typename",
             });
         }
         let plan: Plan<'a> = members.into();
@@ -284,7 +293,7 @@ impl<'a> Writer<'a> {
     ) {
         let f = m.field;
         match m.kind {
-            _ if f.name == "__typename" => string(&mut self.out, ty),
+            _ if m.typename => string(&mut self.out, ty),
             Kind::Obj(t) => match object(self.store, src, &f.name) {
                 Some(s) => self.object(t, s, &f.selections, None, children),
                 None => self.out.extend_from_slice(b"null"),
@@ -399,6 +408,13 @@ mod tests {
             // serde_json writes \u0007 and \u0000 the same way; the rest are short forms.
             assert_eq!(ours, theirs);
         }
+    }
+
+    #[test]
+    fn order_names_are_written_as_the_store_formats_them() {
+        // `Order::name` is "#" and the number; the writer does it without a String.
+        assert_eq!(text(|out| value(out, Scalar::OrderName(1007))), "\"#1007\"");
+        assert_eq!(text(|out| value(out, Scalar::OrderName(0))), "\"#0\"");
     }
 
     #[test]

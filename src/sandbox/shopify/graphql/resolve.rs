@@ -49,6 +49,8 @@ pub enum Scalar<'a> {
     Tags(&'a str),
     List(Vec<&'a str>),
     Currency(Currency),
+    /// An order's name, `#` and its number (written without a `String` per order).
+    OrderName(u32),
 }
 
 fn opt<'a, T>(v: Option<T>, f: impl FnOnce(T) -> Scalar<'a>) -> Scalar<'a> {
@@ -187,7 +189,7 @@ pub fn scalar<'a>(store: &'a StoreData, src: Src<'a>, f: &Field) -> Scalar<'a> {
         Src::Order(o) => match n {
             "id" => Gid("Order", o.id),
             "legacyResourceId" => IdText(o.id),
-            "name" => Owned(o.name()),
+            "name" => Scalar::OrderName(o.number),
             "number" => Int(i64::from(o.number)),
             "email" => opt(o.email.as_deref(), Str),
             "phone" => opt(o.phone.as_deref(), Str),
