@@ -12,7 +12,7 @@
 use std::io::Write as _;
 
 use super::parse::{Field, Selection, fields_for};
-use super::resolve::{Scalar, Src, connection, list, object, scalar, self_gid};
+use super::resolve::{Lookup, Scalar, Src, connection, list, object, scalar, self_gid};
 use super::schema::{Kind, kind, node_selection};
 use crate::sandbox::shopify::model::{Customer, Money, Order, StoreData, Ts};
 
@@ -235,7 +235,7 @@ impl<'a> Plans<'a> {
 
 /// The state of one export: its output and its plans.
 struct Writer<'a> {
-    store: &'a StoreData,
+    lookup: Lookup<'a>,
     out: Vec<u8>,
     plans: Plans<'a>,
 }
@@ -294,7 +294,7 @@ impl<'a> Writer<'a> {
         let f = m.field;
         match m.kind {
             _ if m.typename => string(&mut self.out, ty),
-            Kind::Obj(t) => match object(self.store, src, &f.name) {
+            Kind::Obj(t) => match object(&self.lookup, src, &f.name) {
                 Some(s) => self.object(t, s, &f.selections, None, children),
                 None => self.out.extend_from_slice(b"null"),
             },
@@ -308,7 +308,7 @@ impl<'a> Writer<'a> {
                 }
                 self.out.push(b']');
             }
-            Kind::Scalar => value(&mut self.out, scalar(self.store, src, f)),
+            Kind::Scalar => value(&mut self.out, scalar(self.lookup.store, src, f)),
             Kind::Conn(_) => {}
         }
     }
@@ -350,7 +350,7 @@ pub fn bulk_jsonl(
     filter: &super::search::Filter,
 ) -> (Vec<u8>, u64, u64) {
     let mut w = Writer {
-        store,
+        lookup: Lookup::new(store),
         out: Vec::new(),
         plans: Plans::new(),
     };
