@@ -2,7 +2,9 @@
 -- with per-field survivorship: among the person's records with a non-null value,
 -- the source ranked first in [project] source_priority, then the most recent, then
 -- (a tie: same priority and time) the smallest source name and record id, so every
--- run picks the same record.
+-- run picks the same record. min_by(value, rank) is the value of the record with the
+-- smallest rank (lockstep's function: first_value(value ORDER BY rank), comparing
+-- one integer per row; the generic first_value was seconds at 1M orders).
 WITH records AS (
   SELECT 'c:shop:' || CAST(customer_id AS VARCHAR) AS node, source, updated_at,
          email, email_canonical, phone_e164, first_name, last_name, primary_tag, customer_id AS store_customer_id
@@ -21,9 +23,8 @@ WITH records AS (
   FROM models.stg_klaviyo_profiles
 ), ranked AS (
   -- Each record's place in the survivorship order, as one number: node is unique,
-  -- so the order is total, and ranking once lets every first_value below compare a
-  -- single integer per row instead of four keys (the aggregate held them as
-  -- generic values: seconds at 1M orders).
+  -- so the order is total, and ranking once lets every min_by below compare a
+  -- single integer per row instead of four keys.
   SELECT g.golden_id, g.component_id, r.*,
          row_number() OVER (ORDER BY source_priority(r.source), r.updated_at DESC, r.source, r.node) AS survivor_rank,
          row_number() OVER (ORDER BY r.updated_at DESC, r.node)                                      AS recency_rank
@@ -32,13 +33,13 @@ WITH records AS (
 )
 SELECT golden_id,
        min(component_id)                                                                   AS component_id,
-       first_value(lower(trim(email)) ORDER BY survivor_rank) FILTER (WHERE email_canonical IS NOT NULL) AS email,
-       first_value(email_canonical ORDER BY survivor_rank) FILTER (WHERE email_canonical IS NOT NULL) AS email_canonical,
-       first_value(phone_e164 ORDER BY survivor_rank) FILTER (WHERE phone_e164 IS NOT NULL)           AS phone_e164,
-       first_value(first_name ORDER BY survivor_rank) FILTER (WHERE first_name IS NOT NULL)           AS first_name,
-       first_value(last_name ORDER BY survivor_rank) FILTER (WHERE last_name IS NOT NULL)             AS last_name,
-       first_value(primary_tag ORDER BY survivor_rank) FILTER (WHERE primary_tag IS NOT NULL)         AS primary_tag,
-       first_value(store_customer_id ORDER BY recency_rank) FILTER (WHERE store_customer_id IS NOT NULL)       AS store_customer_id,
+       min_by(lower(trim(email)), survivor_rank) FILTER (WHERE email_canonical IS NOT NULL) AS email,
+       min_by(email_canonical, survivor_rank) FILTER (WHERE email_canonical IS NOT NULL) AS email_canonical,
+       min_by(phone_e164, survivor_rank) FILTER (WHERE phone_e164 IS NOT NULL)           AS phone_e164,
+       min_by(first_name, survivor_rank) FILTER (WHERE first_name IS NOT NULL)           AS first_name,
+       min_by(last_name, survivor_rank) FILTER (WHERE last_name IS NOT NULL)             AS last_name,
+       min_by(primary_tag, survivor_rank) FILTER (WHERE primary_tag IS NOT NULL)         AS primary_tag,
+       min_by(store_customer_id, recency_rank) FILTER (WHERE store_customer_id IS NOT NULL)       AS store_customer_id,
        CAST(count(DISTINCT store_customer_id) AS BIGINT)                                  AS store_customers,
        CAST(count(*) AS BIGINT)                                                            AS source_records
 FROM ranked

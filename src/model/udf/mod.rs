@@ -9,10 +9,12 @@
 //! | `connected_components('<table or SELECT>')` | table | [`identity`] |
 //! | `fx_daily('<table or SELECT>' [, 'YYYY-MM-DD'])` | table | [`fx`] |
 //! | `reporting_currency()`, `source_priority(source)` | scalar | [`settings`] |
+//! | `min_by(value, key)` | aggregate | [`min_by`] |
 
 pub mod email;
 pub mod fx;
 pub mod identity;
+pub mod min_by;
 pub mod phone;
 mod phone_fast;
 pub mod settings;
@@ -22,7 +24,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, StringArray};
 use arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, Expr, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, ColumnarValue, Expr, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
 /// Table functions whose first argument names a table or holds a query: the model
@@ -37,6 +39,7 @@ pub fn register(ctx: &SessionContext, settings: &Settings) {
     ctx.register_udf(ScalarUDF::from(settings::SourcePriority::new(settings)));
     ctx.register_udf(ScalarUDF::from(email::CanonicalEmail::new()));
     ctx.register_udf(ScalarUDF::from(phone::E164::new()));
+    ctx.register_udaf(AggregateUDF::from(min_by::MinBy::new()));
     ctx.register_udtf(
         "connected_components",
         Arc::new(identity::ConnectedComponents),
