@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod http;
 pub mod model;
+pub mod prefetch;
 pub mod query;
 pub mod sandbox;
 pub mod schedule;

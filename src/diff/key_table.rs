@@ -140,18 +140,7 @@ impl KeyTable {
     /// Ask the CPU to fetch `key`'s home slot now, so that the insert or lookup a
     /// few rows later finds it in cache.
     pub fn prefetch(&self, key: u128) {
-        let at = self.home(&stored(key));
-        #[cfg(target_arch = "x86_64")]
-        {
-            let ptr = self.words.as_ptr().wrapping_add(at * WORDS).cast::<i8>();
-            // SAFETY: a prefetch is a hint; it never faults and changes no state, and
-            // `ptr` points into `words` (`at` is below the slot count).
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr);
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = at;
+        crate::prefetch::prefetch(&self.words, self.home(&stored(key)) * WORDS);
     }
 
     /// Store `key`'s acknowledgement unless the table holds a later one (`seq`).

@@ -288,7 +288,8 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn parse_gid(text: &str) -> Option<i64> {
+/// The numeric id at the end of a GraphQL global id (`gid://shopify/Order/123`).
+pub fn parse_gid(text: &str) -> Option<i64> {
     let tail = text.rsplit('/').next()?;
     // gid://shopify/Order/123?foo=bar carries query parameters on some types.
     tail.split('?').next()?.parse().ok()

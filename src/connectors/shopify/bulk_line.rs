@@ -46,8 +46,7 @@ fn gid_of(token: &str) -> Option<i64> {
     }
     // Escapes other than `\/` (never seen in ids, but valid JSON): unescape first.
     let text: String = serde_json::from_str(token).ok()?;
-    let tail = text.rsplit('/').next()?;
-    tail.split('?').next()?.parse().ok()
+    crate::extract::columns::parse_gid(&text)
 }
 
 /// A JSON string borrowed from the line when it has no escapes (serde's own `Cow`

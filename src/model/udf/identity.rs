@@ -158,18 +158,7 @@ impl<'a> Interner<'a> {
 
     /// Fetch the slot `hash` starts probing at into cache ahead of [`Self::id`].
     fn prefetch(&self, hash: u64) {
-        let at = self.home(hash);
-        #[cfg(target_arch = "x86_64")]
-        {
-            let ptr = self.slots.as_ptr().wrapping_add(at).cast::<i8>();
-            // SAFETY: a prefetch is a hint; it never faults and changes no state, and
-            // `ptr` points into `slots` (`at` is below the slot count).
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr);
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = at;
+        crate::prefetch::prefetch(&self.slots, self.home(hash));
     }
 
     /// The id of `name` (whose hash is `hash`), a new one if it is new.
