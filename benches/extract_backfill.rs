@@ -20,7 +20,7 @@ use lockstep::sandbox::{Sandbox, SandboxConfig};
 use lockstep::warehouse::{Location, Warehouse};
 
 mod common;
-use common::{env_u64, env_usize, peak_mib, reset_peak};
+use common::{cpu_secs, env_u64, env_usize, peak_mib, reset_peak};
 
 fn main() -> anyhow::Result<()> {
     lockstep::alloc::tune();
@@ -67,12 +67,19 @@ fn main() -> anyhow::Result<()> {
             min_window: chrono::Duration::hours(1),
             bulk,
         };
+        let cpu = cpu_secs();
         let t = Instant::now();
         let reports = run(&warehouse, &source, Some("orders"), Mode::Backfill(options)).await?;
         let secs = t.elapsed().as_secs_f64();
+        let (user, sys) = (cpu_secs().0 - cpu.0, cpu_secs().1 - cpu.1);
         let rows = &reports[0].rows;
         let orders = rows.get("orders").copied().unwrap_or(0);
         println!("landed: {rows:?}");
+        // Sandbox included: both run on this machine's cores.
+        println!(
+            "CPU during the orders backfill: user {user:.1}s + system {sys:.1}s = {:.0}% of one core",
+            100.0 * (user + sys) / secs
+        );
         let t = Instant::now();
         let customers = run(&warehouse, &source, Some("customers"), Mode::Backfill(options)).await?;
         let csecs = t.elapsed().as_secs_f64();

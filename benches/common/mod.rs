@@ -24,6 +24,28 @@ pub fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// CPU time this process has used so far, (user, system) seconds, from
+/// `/proc/self/stat` (clock ticks of 1/100 s, Linux); zeros elsewhere. The
+/// difference over a stretch shows how busy the cores were during it.
+pub fn cpu_secs() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // The command name (field 2) may hold spaces; count fields after its `)`.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    // utime and stime are fields 14 and 15; after the `)` they are the 12th and 13th.
+    (ticks(11), ticks(12))
+}
+
 /// A size knob: `name` parsed as an integer, else `default`.
 pub fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -8,8 +8,6 @@
 //! model build's. Which columns are which is read from the data: the first rows
 //! of the write are sampled.
 
-use std::collections::HashSet;
-
 use arrow::array::{Array, ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::row::{RowConverter, SortField};
@@ -32,6 +30,15 @@ const MIN_SAMPLE: usize = 256;
 /// Share of distinct values in the sample above which a column is written plain.
 const DISTINCT_SHARE: f64 = 0.5;
 
+/// Rows handed to each column's encoder at a time, and the page size, for tables
+/// with an opaque column. A page is encoded into a buffer grown from empty, copied
+/// once more with its levels and compressed into another: with Parquet's defaults
+/// (1024 rows, 1 MiB) a page of kilobyte `_raw` records grew to 1–3 MiB, and every
+/// one of those copies ran out of the core's cache. Pages of a few hundred KiB stay
+/// in it; Snappy compresses in 64 KiB blocks, so the files are no larger.
+const OPAQUE_WRITE_BATCH: usize = 256;
+const OPAQUE_PAGE_BYTES: usize = 256 * 1024;
+
 /// Parquet settings for a write whose first batch is `sample`: raw-table appends
 /// and model builds alike (`None`: rewriting existing files, as compaction does;
 /// only [`OPAQUE_COLUMNS`] are special then).
@@ -42,6 +49,15 @@ pub(super) fn writer_properties(
     let mut builder = WriterProperties::builder()
         .set_created_by(format!("lockstep {}", env!("CARGO_PKG_VERSION")))
         .set_compression(Compression::SNAPPY);
+    if schema
+        .fields()
+        .iter()
+        .any(|f| OPAQUE_COLUMNS.contains(&f.name().as_str()))
+    {
+        builder = builder
+            .set_write_batch_size(OPAQUE_WRITE_BATCH)
+            .set_data_page_size_limit(OPAQUE_PAGE_BYTES);
+    }
     for (i, field) in schema.fields().iter().enumerate() {
         let path = ColumnPath::from(field.name().as_str());
         if OPAQUE_COLUMNS.contains(&field.name().as_str()) {
@@ -80,7 +96,8 @@ fn mostly_distinct(column: &ArrayRef) -> bool {
     let Ok(rows) = converter.convert_columns(std::slice::from_ref(&sample)) else {
         return false;
     };
-    let distinct: HashSet<&[u8]> = rows.iter().map(|r| r.data()).collect();
+    // Every column of every write is sampled: a fast hash (no untrusted keys here).
+    let distinct: foldhash::HashSet<&[u8]> = rows.iter().map(|r| r.data()).collect();
     distinct.len() as f64 > DISTINCT_SHARE * sample.len() as f64
 }
 
@@ -145,5 +162,25 @@ mod tests {
             "without a sample only _raw is special"
         );
         assert!(!dictionary(&rewrite, "_raw"));
+    }
+
+    #[test]
+    fn tables_with_raw_records_write_small_pages_others_keep_the_defaults() {
+        let raw = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("_raw", DataType::Utf8, false),
+        ]));
+        let props = writer_properties(&raw, None);
+        assert_eq!(props.write_batch_size(), OPAQUE_WRITE_BATCH);
+        assert_eq!(props.data_page_size_limit(), OPAQUE_PAGE_BYTES);
+
+        let model = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        let defaults = WriterProperties::builder().build();
+        let props = writer_properties(&model, None);
+        assert_eq!(props.write_batch_size(), defaults.write_batch_size());
+        assert_eq!(
+            props.data_page_size_limit(),
+            defaults.data_page_size_limit()
+        );
     }
 }

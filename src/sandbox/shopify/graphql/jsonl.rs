@@ -11,6 +11,7 @@
 
 use std::io::Write as _;
 
+use super::names::Name;
 use super::parse::{Field, Selection, fields_for};
 use super::resolve::{Lookup, Scalar, Src, connection, list, object, scalar, self_gid};
 use super::schema::{Kind, kind, node_selection};
@@ -21,7 +22,7 @@ struct Child<'a> {
     parent: (&'static str, u64),
     ty: &'static str,
     items: Vec<Src<'a>>,
-    sels: &'a [Selection],
+    plan: Plan,
 }
 
 /// What each byte becomes inside a JSON string: 0 stays, `u` is `\u00XX`, anything
@@ -176,68 +177,60 @@ fn list_of<'s>(out: &mut Vec<u8>, items: impl Iterator<Item = &'s str>) {
 }
 
 /// One member of an object's plan: a selected field with its schema kind and its
-/// key already written as JSON (`"key":`).
-struct Member<'a> {
-    field: &'a Field,
+/// key already written as JSON after a comma (`,"key":`).
+struct Member {
+    /// The field's name, for the resolvers.
+    name: Name,
     kind: Kind,
     key: Vec<u8>,
     /// `__typename`, settled once here rather than by comparing names per value.
     typename: bool,
+    /// The plan of what it holds (a nested object, a list's items, a connection's
+    /// nodes), made with its parent's, so that no object looks its plan up.
+    child: Option<Plan>,
 }
 
 /// The members written for a selection set on a type, worked out once per export:
 /// fields not in the schema are left out, and a response key selected twice is
 /// written once (its first selection), as GraphQL merges such fields.
-struct Plans<'a> {
-    plans: Vec<(PlanId, Plan<'a>)>,
+type Plan = std::rc::Rc<[Member]>;
+
+/// The plan for `sels` on type `ty`, with the plans of everything under it.
+fn plan(sels: &[Selection], ty: &'static str) -> Plan {
+    let mut members: Vec<Member> = Vec::new();
+    for f in fields_for(sels, ty) {
+        let Some(kind) = kind(ty, &f.name) else {
+            continue;
+        };
+        let mut key = vec![b','];
+        string(&mut key, f.key());
+        key.push(b':');
+        // A connection writes no member of its own; its nodes become lines.
+        let writes = !matches!(kind, Kind::Conn(_));
+        if writes && members.iter().any(|m| m.key == key) {
+            continue;
+        }
+        // Selections are finite trees, so this recursion ends.
+        let child = match kind {
+            Kind::Obj(t) | Kind::List(t) => Some(plan(&f.selections, t)),
+            Kind::Conn(t) => node_selection(f).map(|node| plan(node, t)),
+            Kind::Scalar => None,
+        };
+        members.push(Member {
+            name: Name::of(&f.name),
+            kind,
+            key: if writes { key } else { Vec::new() },
+            typename: f.name == "__typename",
+            child,
+        });
+    }
+    members.into()
 }
 
-/// A selection set and a type name, both by address: every object of an export
-/// looks its plan up, and the names are the schema's own `&'static str`s.
-type PlanId = (usize, usize, usize);
-type Plan<'a> = std::rc::Rc<[Member<'a>]>;
-
-impl<'a> Plans<'a> {
-    fn new() -> Self {
-        Plans { plans: Vec::new() }
-    }
-
-    fn get(&mut self, sels: &'a [Selection], ty: &'static str) -> Plan<'a> {
-        let id = (sels.as_ptr() as usize, ty.as_ptr() as usize, ty.len());
-        if let Some((_, p)) = self.plans.iter().find(|(k, _)| *k == id) {
-            return p.clone();
-        }
-        let mut members: Vec<Member<'a>> = Vec::new();
-        for f in fields_for(sels, ty) {
-            let Some(kind) = kind(ty, &f.name) else {
-                continue;
-            };
-            let mut key = Vec::new();
-            string(&mut key, f.key());
-            key.push(b':');
-            // A connection writes no member of its own; its nodes become lines.
-            let writes = !matches!(kind, Kind::Conn(_));
-            if writes && members.iter().any(|m| m.key == key) {
-                continue;
-            }
-            members.push(Member {
-                field: f,
-                kind,
-                key: if writes { key } else { Vec::new() },
-                typename: f.name == "__typename",
-            });
-        }
-        let plan: Plan<'a> = members.into();
-        self.plans.push((id, plan.clone()));
-        plan
-    }
-}
-
-/// The state of one export: its output and its plans.
+/// The state of one export: its output and what it reads.
 struct Writer<'a> {
     lookup: Lookup<'a>,
     out: Vec<u8>,
-    plans: Plans<'a>,
 }
 
 impl<'a> Writer<'a> {
@@ -248,30 +241,27 @@ impl<'a> Writer<'a> {
         &mut self,
         ty: &'static str,
         src: Src<'a>,
-        sels: &'a [Selection],
+        plan: &Plan,
         parent: Option<(&'static str, u64)>,
         children: &mut Vec<Child<'a>>,
     ) {
-        let plan = self.plans.get(sels, ty);
         self.out.push(b'{');
         let mut first = true;
         for m in plan.iter() {
             if let Kind::Conn(t) = m.kind {
-                if let (Some(node), Some(parent)) = (node_selection(m.field), self_gid(src)) {
+                if let (Some(node), Some(parent)) = (&m.child, self_gid(src)) {
                     children.push(Child {
                         parent,
                         ty: t,
-                        items: connection(src, &m.field.name),
-                        sels: node,
+                        items: connection(src, m.name),
+                        plan: node.clone(),
                     });
                 }
                 continue;
             }
-            if !first {
-                self.out.push(b',');
-            }
+            // The key is stored after a comma, which the first member leaves out.
+            self.out.extend_from_slice(&m.key[usize::from(first)..]);
             first = false;
-            self.out.extend_from_slice(&m.key);
             self.member(ty, src, m, children);
         }
         if let Some((kind, id)) = parent {
@@ -288,28 +278,27 @@ impl<'a> Writer<'a> {
         &mut self,
         ty: &'static str,
         src: Src<'a>,
-        m: &Member<'a>,
+        m: &Member,
         children: &mut Vec<Child<'a>>,
     ) {
-        let f = m.field;
-        match m.kind {
+        match (m.kind, &m.child) {
             _ if m.typename => string(&mut self.out, ty),
-            Kind::Obj(t) => match object(&self.lookup, src, &f.name) {
-                Some(s) => self.object(t, s, &f.selections, None, children),
+            (Kind::Obj(t), Some(plan)) => match object(&self.lookup, src, m.name) {
+                Some(s) => self.object(t, s, plan, None, children),
                 None => self.out.extend_from_slice(b"null"),
             },
-            Kind::List(t) => {
+            (Kind::List(t), Some(plan)) => {
                 self.out.push(b'[');
-                for (i, s) in list(src, &f.name).into_iter().enumerate() {
+                for (i, s) in list(src, m.name).into_iter().enumerate() {
                     if i > 0 {
                         self.out.push(b',');
                     }
-                    self.object(t, s, &f.selections, None, children);
+                    self.object(t, s, plan, None, children);
                 }
                 self.out.push(b']');
             }
-            Kind::Scalar => value(&mut self.out, scalar(self.lookup.store, src, f)),
-            Kind::Conn(_) => {}
+            (Kind::Scalar, _) => value(&mut self.out, scalar(self.lookup.store, src, m.name)),
+            (Kind::Obj(_) | Kind::List(_) | Kind::Conn(_), _) => {}
         }
     }
 
@@ -318,17 +307,17 @@ impl<'a> Writer<'a> {
         &mut self,
         ty: &'static str,
         src: Src<'a>,
-        sels: &'a [Selection],
+        plan: &Plan,
         parent: Option<(&'static str, u64)>,
         count: &mut u64,
     ) {
         let mut children = Vec::new();
-        self.object(ty, src, sels, parent, &mut children);
+        self.object(ty, src, plan, parent, &mut children);
         self.out.push(b'\n');
         *count += 1;
         for c in children {
             for item in c.items {
-                self.emit(c.ty, item, c.sels, Some(c.parent), count);
+                self.emit(c.ty, item, &c.plan, Some(c.parent), count);
             }
         }
     }
@@ -352,7 +341,6 @@ pub fn bulk_jsonl(
     let mut w = Writer {
         lookup: Lookup::new(store),
         out: Vec::new(),
-        plans: Plans::new(),
     };
     let (mut count, mut roots) = (0u64, 0u64);
     match root.name.as_str() {
@@ -362,9 +350,10 @@ pub fn bulk_jsonl(
                 (store.customers.iter().filter(matching).count() * CUSTOMER_BYTES)
                     .next_power_of_two(),
             );
+            let plan = plan(node, "Customer");
             for c in store.customers.iter().filter(matching) {
                 roots += 1;
-                w.emit("Customer", Src::Customer(c), node, None, &mut count);
+                w.emit("Customer", Src::Customer(c), &plan, None, &mut count);
             }
         }
         _ => {
@@ -372,9 +361,10 @@ pub fn bulk_jsonl(
             w.out.reserve(
                 (store.orders.iter().filter(matching).count() * ORDER_BYTES).next_power_of_two(),
             );
+            let plan = plan(node, "Order");
             for o in store.orders.iter().filter(matching) {
                 roots += 1;
-                w.emit("Order", Src::Order(o), node, None, &mut count);
+                w.emit("Order", Src::Order(o), &plan, None, &mut count);
             }
         }
     }

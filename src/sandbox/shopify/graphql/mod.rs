@@ -20,6 +20,7 @@
 //! the bucket cannot cover answers THROTTLED (HTTP 200 by default, or 429).
 
 pub mod jsonl;
+pub mod names;
 pub mod parse;
 pub mod resolve;
 pub mod schema;

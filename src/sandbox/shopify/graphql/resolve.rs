@@ -4,7 +4,7 @@
 //! borrow from the store, so the writer ([`super::jsonl`]) puts them straight into
 //! the output without building a JSON tree per record.
 
-use super::parse::Field;
+use super::names::Name as N;
 use crate::sandbox::shopify::model::{
     Address, Currency, Customer, Financial, Fulfillment, LineItem, Money, Order, Refund,
     RefundLine, StoreData, Ts,
@@ -68,26 +68,26 @@ pub fn self_gid(src: Src) -> Option<(&'static str, u64)> {
     })
 }
 
-pub fn connection<'a>(src: Src<'a>, name: &str) -> Vec<Src<'a>> {
+pub fn connection<'a>(src: Src<'a>, name: N) -> Vec<Src<'a>> {
     match (src, name) {
-        (Src::Order(o), "lineItems") => o.line_items.iter().map(|l| Src::LineItem(o, l)).collect(),
-        (Src::Refund(o, r), "refundLineItems") => {
+        (Src::Order(o), N::LineItems) => o.line_items.iter().map(|l| Src::LineItem(o, l)).collect(),
+        (Src::Refund(o, r), N::RefundLineItems) => {
             r.lines.iter().map(|l| Src::RefundLine(o, r, l)).collect()
         }
-        (Src::Refund(o, r), "transactions") => vec![Src::Transaction(o, r)],
+        (Src::Refund(o, r), N::Transactions) => vec![Src::Transaction(o, r)],
         // A refunded shipping amount, as the REST `order_adjustments` entry.
-        (Src::Refund(o, r), "orderAdjustments") if r.shipping.0 > 0 => {
+        (Src::Refund(o, r), N::OrderAdjustments) if r.shipping.0 > 0 => {
             vec![Src::Adjustment(o, r)]
         }
         _ => Vec::new(),
     }
 }
 
-pub fn list<'a>(src: Src<'a>, name: &str) -> Vec<Src<'a>> {
+pub fn list<'a>(src: Src<'a>, name: N) -> Vec<Src<'a>> {
     match (src, name) {
-        (Src::Order(o), "refunds") => o.refunds.iter().map(|r| Src::Refund(o, r)).collect(),
-        (Src::Order(o), "taxLines") if o.tax_rate_bp > 0 => vec![Src::TaxLine(o, o.total_tax())],
-        (Src::LineItem(o, l), "taxLines") if o.tax_rate_bp > 0 => vec![Src::TaxLine(o, l.tax)],
+        (Src::Order(o), N::Refunds) => o.refunds.iter().map(|r| Src::Refund(o, r)).collect(),
+        (Src::Order(o), N::TaxLines) if o.tax_rate_bp > 0 => vec![Src::TaxLine(o, o.total_tax())],
+        (Src::LineItem(o, l), N::TaxLines) if o.tax_rate_bp > 0 => vec![Src::TaxLine(o, l.tax)],
         _ => Vec::new(),
     }
 }
@@ -114,63 +114,63 @@ impl<'a> Lookup<'a> {
     }
 }
 
-pub fn object<'a>(lookup: &Lookup<'a>, src: Src<'a>, name: &str) -> Option<Src<'a>> {
+pub fn object<'a>(lookup: &Lookup<'a>, src: Src<'a>, name: N) -> Option<Src<'a>> {
     let store = lookup.store;
     let bag = |o: &'a Order, m: Money| Some(Src::MoneyBag(o, m));
     match (src, name) {
-        (Src::Customer(c), "amountSpent") => Some(Src::MoneyV2(c.total_spent, c.currency)),
-        (Src::Customer(c), "lastOrder") => c
+        (Src::Customer(c), N::AmountSpent) => Some(Src::MoneyV2(c.total_spent, c.currency)),
+        (Src::Customer(c), N::LastOrder) => c
             .last_order_id
             .and_then(|id| store.order_idx(id))
             .map(|i| Src::Order(&store.orders[i])),
-        (Src::Customer(c), "defaultAddress") => store.address(c.address).map(Src::Address),
-        (Src::Customer(c), "emailMarketingConsent") => c.email.as_ref().map(|_| Src::Consent(c)),
-        (Src::Order(o), "customer") => o
+        (Src::Customer(c), N::DefaultAddress) => store.address(c.address).map(Src::Address),
+        (Src::Customer(c), N::EmailMarketingConsent) => c.email.as_ref().map(|_| Src::Consent(c)),
+        (Src::Order(o), N::Customer) => o
             .customer_id
             .and_then(|id| lookup.customer(id))
             .map(Src::Customer),
-        (Src::Order(o), "billingAddress" | "shippingAddress") => {
+        (Src::Order(o), N::BillingAddress | N::ShippingAddress) => {
             store.address(o.address).map(Src::Address)
         }
-        (Src::Order(o), "totalPriceSet") => bag(o, o.total_price()),
-        (Src::Order(o), "subtotalPriceSet") => bag(o, o.subtotal()),
-        (Src::Order(o), "totalTaxSet") => bag(o, o.total_tax()),
-        (Src::Order(o), "totalDiscountsSet" | "currentTotalDiscountsSet") => {
+        (Src::Order(o), N::TotalPriceSet) => bag(o, o.total_price()),
+        (Src::Order(o), N::SubtotalPriceSet) => bag(o, o.subtotal()),
+        (Src::Order(o), N::TotalTaxSet) => bag(o, o.total_tax()),
+        (Src::Order(o), N::TotalDiscountsSet | N::CurrentTotalDiscountsSet) => {
             bag(o, o.total_discounts())
         }
-        (Src::Order(o), "totalShippingPriceSet") => bag(o, o.shipping),
-        (Src::Order(o), "totalRefundedSet") => bag(o, o.refunded_total()),
-        (Src::Order(o), "totalRefundedShippingSet") => bag(o, o.refunded_shipping()),
-        (Src::Order(o), "currentTotalPriceSet") => bag(o, o.total_price() - o.refunded_total()),
-        (Src::Order(o), "currentSubtotalPriceSet") => bag(o, o.subtotal() - o.refunded_subtotal()),
-        (Src::Order(o), "currentTotalTaxSet") => bag(o, o.total_tax() - o.refunded_tax()),
-        (Src::LineItem(_, l), "variant") => Some(Src::Variant(l.product_id, l.variant_id)),
-        (Src::LineItem(_, l), "product") => Some(Src::Product(l.product_id)),
-        (Src::LineItem(o, l), "originalUnitPriceSet") => bag(o, l.price),
-        (Src::LineItem(o, l), "originalTotalSet") => bag(o, l.gross()),
-        (Src::LineItem(o, l), "totalDiscountSet") => bag(o, l.discount),
-        (Src::LineItem(o, l), "discountedTotalSet") => bag(o, l.gross() - l.discount),
-        (Src::Refund(o, r), "totalRefundedSet") => bag(o, r.settled()),
-        (Src::RefundLine(o, _, l), "subtotalSet") => bag(o, l.subtotal),
-        (Src::RefundLine(o, _, l), "totalTaxSet") => bag(o, l.tax),
-        (Src::RefundLine(o, _, l), "priceSet") => o
+        (Src::Order(o), N::TotalShippingPriceSet) => bag(o, o.shipping),
+        (Src::Order(o), N::TotalRefundedSet) => bag(o, o.refunded_total()),
+        (Src::Order(o), N::TotalRefundedShippingSet) => bag(o, o.refunded_shipping()),
+        (Src::Order(o), N::CurrentTotalPriceSet) => bag(o, o.total_price() - o.refunded_total()),
+        (Src::Order(o), N::CurrentSubtotalPriceSet) => bag(o, o.subtotal() - o.refunded_subtotal()),
+        (Src::Order(o), N::CurrentTotalTaxSet) => bag(o, o.total_tax() - o.refunded_tax()),
+        (Src::LineItem(_, l), N::Variant) => Some(Src::Variant(l.product_id, l.variant_id)),
+        (Src::LineItem(_, l), N::Product) => Some(Src::Product(l.product_id)),
+        (Src::LineItem(o, l), N::OriginalUnitPriceSet) => bag(o, l.price),
+        (Src::LineItem(o, l), N::OriginalTotalSet) => bag(o, l.gross()),
+        (Src::LineItem(o, l), N::TotalDiscountSet) => bag(o, l.discount),
+        (Src::LineItem(o, l), N::DiscountedTotalSet) => bag(o, l.gross() - l.discount),
+        (Src::Refund(o, r), N::TotalRefundedSet) => bag(o, r.settled()),
+        (Src::RefundLine(o, _, l), N::SubtotalSet) => bag(o, l.subtotal),
+        (Src::RefundLine(o, _, l), N::TotalTaxSet) => bag(o, l.tax),
+        (Src::RefundLine(o, _, l), N::PriceSet) => o
             .line_items
             .iter()
             .find(|x| x.id == l.line_item_id)
             .and_then(|li| bag(o, li.price)),
-        (Src::RefundLine(o, _, l), "lineItem") => o
+        (Src::RefundLine(o, _, l), N::LineItem) => o
             .line_items
             .iter()
             .find(|x| x.id == l.line_item_id)
             .map(|li| Src::LineItem(o, li)),
-        (Src::Transaction(o, r), "amountSet") => bag(o, r.amount()),
-        (Src::Adjustment(o, r), "amountSet") => bag(o, Money(-r.shipping.0)),
-        (Src::Adjustment(o, _), "taxAmountSet") => bag(o, Money::ZERO),
-        (Src::MoneyBag(o, m), "shopMoney") => Some(Src::MoneyV2(m, o.currency)),
-        (Src::MoneyBag(o, m), "presentmentMoney") => {
+        (Src::Transaction(o, r), N::AmountSet) => bag(o, r.amount()),
+        (Src::Adjustment(o, r), N::AmountSet) => bag(o, Money(-r.shipping.0)),
+        (Src::Adjustment(o, _), N::TaxAmountSet) => bag(o, Money::ZERO),
+        (Src::MoneyBag(o, m), N::ShopMoney) => Some(Src::MoneyV2(m, o.currency)),
+        (Src::MoneyBag(o, m), N::PresentmentMoney) => {
             Some(Src::MoneyV2(m.convert(o.fx_ppm), o.presentment_currency))
         }
-        (Src::TaxLine(o, m), "priceSet") => bag(o, m),
+        (Src::TaxLine(o, m), N::PriceSet) => bag(o, m),
         _ => None,
     }
 }
@@ -186,72 +186,71 @@ fn financial(f: Financial) -> &'static str {
     }
 }
 
-/// The value of scalar field `f` of `src`.
-pub fn scalar<'a>(store: &'a StoreData, src: Src<'a>, f: &Field) -> Scalar<'a> {
+/// The value of scalar field `n` of `src`.
+pub fn scalar<'a>(store: &'a StoreData, src: Src<'a>, n: N) -> Scalar<'a> {
     use Scalar::{Bool, Decimal, Gid, IdText, Int, Null, Owned, Str, Tags, Time};
-    let n = f.name.as_str();
     match src {
         Src::Customer(c) => match n {
-            "id" => Gid("Customer", c.id),
-            "legacyResourceId" => IdText(c.id),
-            "email" => opt(c.email.as_deref(), Str),
-            "firstName" => Str(&c.first_name),
-            "lastName" => Str(&c.last_name),
-            "displayName" => Owned(format!("{} {}", c.first_name, c.last_name)),
-            "phone" => opt(c.phone.as_deref(), Str),
-            "createdAt" => Time(c.created_at),
-            "updatedAt" => Time(c.updated_at),
-            "state" => Owned(c.state.as_str().to_uppercase()),
-            "tags" => Tags(&c.tags),
-            "note" => opt(c.note.as_deref(), Str),
-            "numberOfOrders" => IdText(u64::from(c.orders_count)),
-            "verifiedEmail" => Bool(c.verified_email),
-            "taxExempt" => Bool(c.tax_exempt),
+            N::Id => Gid("Customer", c.id),
+            N::LegacyResourceId => IdText(c.id),
+            N::Email => opt(c.email.as_deref(), Str),
+            N::FirstName => Str(&c.first_name),
+            N::LastName => Str(&c.last_name),
+            N::DisplayName => Owned(format!("{} {}", c.first_name, c.last_name)),
+            N::Phone => opt(c.phone.as_deref(), Str),
+            N::CreatedAt => Time(c.created_at),
+            N::UpdatedAt => Time(c.updated_at),
+            N::State => Owned(c.state.as_str().to_uppercase()),
+            N::Tags => Tags(&c.tags),
+            N::Note => opt(c.note.as_deref(), Str),
+            N::NumberOfOrders => IdText(u64::from(c.orders_count)),
+            N::VerifiedEmail => Bool(c.verified_email),
+            N::TaxExempt => Bool(c.tax_exempt),
             _ => Null,
         },
         Src::Order(o) => match n {
-            "id" => Gid("Order", o.id),
-            "legacyResourceId" => IdText(o.id),
-            "name" => Scalar::OrderName(o.number),
-            "number" => Int(i64::from(o.number)),
-            "email" => opt(o.email.as_deref(), Str),
-            "phone" => opt(o.phone.as_deref(), Str),
-            "createdAt" => Time(o.created_at),
-            "updatedAt" => Time(o.updated_at),
-            "processedAt" => Time(o.processed_at),
-            "cancelledAt" => opt(o.cancelled_at, Time),
-            "cancelReason" => opt(o.cancel_reason, |r| Owned(r.to_uppercase())),
-            "closedAt" => opt(o.closed_at, Time),
-            "closed" => Bool(o.closed_at.is_some()),
-            "taxesIncluded" => Bool(false),
-            "test" => Bool(o.test),
-            "currencyCode" => Str(o.currency.code()),
-            "presentmentCurrencyCode" => Str(o.presentment_currency.code()),
-            "displayFinancialStatus" => Str(financial(o.financial)),
-            "displayFulfillmentStatus" => Str(match o.fulfillment {
+            N::Id => Gid("Order", o.id),
+            N::LegacyResourceId => IdText(o.id),
+            N::Name => Scalar::OrderName(o.number),
+            N::Number => Int(i64::from(o.number)),
+            N::Email => opt(o.email.as_deref(), Str),
+            N::Phone => opt(o.phone.as_deref(), Str),
+            N::CreatedAt => Time(o.created_at),
+            N::UpdatedAt => Time(o.updated_at),
+            N::ProcessedAt => Time(o.processed_at),
+            N::CancelledAt => opt(o.cancelled_at, Time),
+            N::CancelReason => opt(o.cancel_reason, |r| Owned(r.to_uppercase())),
+            N::ClosedAt => opt(o.closed_at, Time),
+            N::Closed => Bool(o.closed_at.is_some()),
+            N::TaxesIncluded => Bool(false),
+            N::Test => Bool(o.test),
+            N::CurrencyCode => Str(o.currency.code()),
+            N::PresentmentCurrencyCode => Str(o.presentment_currency.code()),
+            N::DisplayFinancialStatus => Str(financial(o.financial)),
+            N::DisplayFulfillmentStatus => Str(match o.fulfillment {
                 Fulfillment::Fulfilled => "FULFILLED",
                 Fulfillment::Partial => "PARTIALLY_FULFILLED",
                 Fulfillment::Unfulfilled => "UNFULFILLED",
             }),
-            "tags" => Tags(&o.tags),
-            "sourceName" => Str(o.source_name),
-            "discountCodes" => Scalar::List(o.discount.iter().map(|d| &*d.code).collect()),
+            N::Tags => Tags(&o.tags),
+            N::SourceName => Str(o.source_name),
+            N::DiscountCodes => Scalar::List(o.discount.iter().map(|d| &*d.code).collect()),
             _ => Null,
         },
         Src::LineItem(o, l) => match n {
-            "id" => Gid("LineItem", l.id),
-            "title" => opt(store.product(l.product_id), |p| Str(&p.title)),
-            "name" => opt(store.product(l.product_id), |p| {
+            N::Id => Gid("LineItem", l.id),
+            N::Title => opt(store.product(l.product_id), |p| Str(&p.title)),
+            N::Name => opt(store.product(l.product_id), |p| {
                 match store.variant(l.product_id, l.variant_id).map(|v| &*v.title) {
                     Some(v) if v != "Default Title" => Owned(format!("{} - {v}", p.title)),
                     _ => Str(&p.title),
                 }
             }),
-            "sku" => opt(store.variant(l.product_id, l.variant_id), |v| Str(&v.sku)),
-            "vendor" => opt(store.product(l.product_id), |p| Str(&p.vendor)),
-            "taxable" => Bool(o.tax_rate_bp > 0),
-            "quantity" => Int(i64::from(l.quantity)),
-            "currentQuantity" => {
+            N::Sku => opt(store.variant(l.product_id, l.variant_id), |v| Str(&v.sku)),
+            N::Vendor => opt(store.product(l.product_id), |p| Str(&p.vendor)),
+            N::Taxable => Bool(o.tax_rate_bp > 0),
+            N::Quantity => Int(i64::from(l.quantity)),
+            N::CurrentQuantity => {
                 let refunded: u32 = o
                     .refunds
                     .iter()
@@ -261,88 +260,88 @@ pub fn scalar<'a>(store: &'a StoreData, src: Src<'a>, f: &Field) -> Scalar<'a> {
                     .sum();
                 Int(i64::from(l.quantity.saturating_sub(refunded)))
             }
-            "refundableQuantity" => Int(i64::from(o.refundable_qty(l.id))),
+            N::RefundableQuantity => Int(i64::from(o.refundable_qty(l.id))),
             _ => Null,
         },
         Src::Refund(_, r) => match n {
-            "id" => Gid("Refund", r.id),
-            "legacyResourceId" => IdText(r.id),
-            "createdAt" | "updatedAt" => Time(r.created_at),
-            "note" => opt(r.note.as_deref(), Str),
+            N::Id => Gid("Refund", r.id),
+            N::LegacyResourceId => IdText(r.id),
+            N::CreatedAt | N::UpdatedAt => Time(r.created_at),
+            N::Note => opt(r.note.as_deref(), Str),
             _ => Null,
         },
         Src::RefundLine(_, r, l) => match n {
-            "id" => Gid("RefundLineItem", l.id),
-            "quantity" => Int(i64::from(l.quantity)),
-            "restockType" => Str(if r.restock { "RETURN" } else { "NO_RESTOCK" }),
-            "restocked" => Bool(r.restock),
+            N::Id => Gid("RefundLineItem", l.id),
+            N::Quantity => Int(i64::from(l.quantity)),
+            N::RestockType => Str(if r.restock { "RETURN" } else { "NO_RESTOCK" }),
+            N::Restocked => Bool(r.restock),
             _ => Null,
         },
         Src::Transaction(o, r) => match n {
-            "id" => Gid("OrderTransaction", r.transaction_id),
-            "kind" => Str("REFUND"),
-            "status" => Str(if r.success { "SUCCESS" } else { "FAILURE" }),
-            "gateway" => Str(o.gateway),
-            "processedAt" | "createdAt" => Time(r.created_at),
-            "test" => Bool(o.test),
-            "errorCode" if !r.success => Str("CARD_DECLINED"),
+            N::Id => Gid("OrderTransaction", r.transaction_id),
+            N::Kind => Str("REFUND"),
+            N::Status => Str(if r.success { "SUCCESS" } else { "FAILURE" }),
+            N::Gateway => Str(o.gateway),
+            N::ProcessedAt | N::CreatedAt => Time(r.created_at),
+            N::Test => Bool(o.test),
+            N::ErrorCode if !r.success => Str("CARD_DECLINED"),
             _ => Null,
         },
         Src::Adjustment(_, r) => match n {
-            "id" => Gid("OrderAdjustment", r.adjustment_id),
-            "reason" => Str("SHIPPING_REFUND"),
+            N::Id => Gid("OrderAdjustment", r.adjustment_id),
+            N::Reason => Str("SHIPPING_REFUND"),
             _ => Null,
         },
         Src::MoneyV2(m, c) => match n {
-            "amount" => Decimal(m),
-            "currencyCode" => Scalar::Currency(c),
+            N::Amount => Decimal(m),
+            N::CurrencyCode => Scalar::Currency(c),
             _ => Null,
         },
         Src::TaxLine(o, _) => match n {
-            "title" => Str(o.tax_title),
-            "rate" => Scalar::Float(f64::from(o.tax_rate_bp) / 10_000.0),
-            "ratePercentage" => Scalar::Float(f64::from(o.tax_rate_bp) / 100.0),
+            N::Title => Str(o.tax_title),
+            N::Rate => Scalar::Float(f64::from(o.tax_rate_bp) / 10_000.0),
+            N::RatePercentage => Scalar::Float(f64::from(o.tax_rate_bp) / 100.0),
             _ => Null,
         },
         Src::Address(a) => match n {
-            "firstName" => Str(&a.first_name),
-            "lastName" => Str(&a.last_name),
-            "name" => Owned(format!("{} {}", a.first_name, a.last_name)),
-            "address1" => Str(&a.address1),
-            "city" => Str(&a.city),
-            "provinceCode" => Str(&a.province_code),
-            "countryCodeV2" => Str(&a.country_code),
-            "zip" => Str(&a.zip),
-            "phone" => opt(a.phone.as_deref(), Str),
+            N::FirstName => Str(&a.first_name),
+            N::LastName => Str(&a.last_name),
+            N::Name => Owned(format!("{} {}", a.first_name, a.last_name)),
+            N::Address1 => Str(&a.address1),
+            N::City => Str(&a.city),
+            N::ProvinceCode => Str(&a.province_code),
+            N::CountryCodeV2 => Str(&a.country_code),
+            N::Zip => Str(&a.zip),
+            N::Phone => opt(a.phone.as_deref(), Str),
             _ => Null,
         },
         Src::Variant(pid, vid) => {
             let v = store.variant(pid, vid);
             match n {
-                "id" => Gid("ProductVariant", vid),
-                "legacyResourceId" => IdText(vid),
-                "sku" => opt(v, |v| Str(&v.sku)),
-                "title" => opt(v, |v| Str(&v.title)),
-                "price" => opt(v, |v| Decimal(v.price)),
+                N::Id => Gid("ProductVariant", vid),
+                N::LegacyResourceId => IdText(vid),
+                N::Sku => opt(v, |v| Str(&v.sku)),
+                N::Title => opt(v, |v| Str(&v.title)),
+                N::Price => opt(v, |v| Decimal(v.price)),
                 _ => Null,
             }
         }
         Src::Product(pid) => {
             let p = store.product(pid);
             match n {
-                "id" => Gid("Product", pid),
-                "legacyResourceId" => IdText(pid),
-                "title" => opt(p, |p| Str(&p.title)),
-                "vendor" => opt(p, |p| Str(&p.vendor)),
-                "productType" => opt(p, |p| Str(&p.product_type)),
-                "handle" => opt(p, |p| Str(&p.handle)),
+                N::Id => Gid("Product", pid),
+                N::LegacyResourceId => IdText(pid),
+                N::Title => opt(p, |p| Str(&p.title)),
+                N::Vendor => opt(p, |p| Str(&p.vendor)),
+                N::ProductType => opt(p, |p| Str(&p.product_type)),
+                N::Handle => opt(p, |p| Str(&p.handle)),
                 _ => Null,
             }
         }
         Src::Consent(c) => match n {
-            "marketingState" => Owned(c.email_consent.as_str().to_uppercase()),
-            "marketingOptInLevel" => Str("SINGLE_OPT_IN"),
-            "consentUpdatedAt" => Time(c.created_at),
+            N::MarketingState => Owned(c.email_consent.as_str().to_uppercase()),
+            N::MarketingOptInLevel => Str("SINGLE_OPT_IN"),
+            N::ConsentUpdatedAt => Time(c.created_at),
             _ => Null,
         },
         Src::MoneyBag(..) => Null,
