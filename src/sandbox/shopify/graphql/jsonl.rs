@@ -345,24 +345,30 @@ pub fn bulk_jsonl(
     let (mut count, mut roots) = (0u64, 0u64);
     match root.name.as_str() {
         "customers" => {
-            let matching = |c: &&Customer| filter.matches(c.id, c.created_at, c.updated_at);
-            w.out.reserve(
-                (store.customers.iter().filter(matching).count() * CUSTOMER_BYTES)
-                    .next_power_of_two(),
-            );
+            // One pass over the store (a window matches a small part of it).
+            let matching: Vec<&Customer> = store
+                .customers
+                .iter()
+                .filter(|c| filter.matches(c.id, c.created_at, c.updated_at))
+                .collect();
+            w.out
+                .reserve((matching.len() * CUSTOMER_BYTES).next_power_of_two());
             let plan = plan(node, "Customer");
-            for c in store.customers.iter().filter(matching) {
+            for c in matching {
                 roots += 1;
                 w.emit("Customer", Src::Customer(c), &plan, None, &mut count);
             }
         }
         _ => {
-            let matching = |o: &&Order| filter.matches(o.id, o.created_at, o.updated_at);
-            w.out.reserve(
-                (store.orders.iter().filter(matching).count() * ORDER_BYTES).next_power_of_two(),
-            );
+            let matching: Vec<&Order> = store
+                .orders
+                .iter()
+                .filter(|o| filter.matches(o.id, o.created_at, o.updated_at))
+                .collect();
+            w.out
+                .reserve((matching.len() * ORDER_BYTES).next_power_of_two());
             let plan = plan(node, "Order");
-            for o in store.orders.iter().filter(matching) {
+            for o in matching {
                 roots += 1;
                 w.emit("Order", Src::Order(o), &plan, None, &mut count);
             }
