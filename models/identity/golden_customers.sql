@@ -22,12 +22,16 @@ WITH records AS (
          email, email_canonical, phone_e164, first_name, last_name, CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT)
   FROM models.stg_klaviyo_profiles
 ), ranked AS (
-  -- Each record's place in the survivorship order, as one number: node is unique,
-  -- so the order is total, and ranking once lets every min_by below compare a
-  -- single integer per row instead of four keys.
+  -- Each record's place in the survivorship order among its person's records, as
+  -- one number: node is unique, so the order is total, and ranking once lets every
+  -- min_by below compare a single integer per row instead of four keys. The ranks
+  -- are only ever compared within a golden_id, so they are numbered per golden_id:
+  -- the same picks as one ranking of all records, without sorting them all in one
+  -- partition (the persons are ranked in parallel).
   SELECT g.golden_id, g.component_id, r.*,
-         row_number() OVER (ORDER BY source_priority(r.source), r.updated_at DESC, r.source, r.node) AS survivor_rank,
-         row_number() OVER (ORDER BY r.updated_at DESC, r.node)                                      AS recency_rank
+         row_number() OVER (PARTITION BY g.golden_id
+                            ORDER BY source_priority(r.source), r.updated_at DESC, r.source, r.node) AS survivor_rank,
+         row_number() OVER (PARTITION BY g.golden_id ORDER BY r.updated_at DESC, r.node)            AS recency_rank
   FROM records r
   JOIN models.identity_graph g ON g.node = r.node
 )

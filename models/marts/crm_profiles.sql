@@ -5,11 +5,9 @@
 -- processed date of the latest non-test order.
 WITH orders AS (
   SELECT g.golden_id, o.order_id, o.processed_date, o.is_captured, o.total_price, o.shop_currency
-  FROM models.identity_graph g
-  JOIN models.stg_shop_orders o ON g.node = 'o:shop:' || CAST(o.order_id AS VARCHAR)
-  -- Only order nodes can match: the filter (read from the stored table's node_kind)
-  -- leaves the customers, emails and phones out of the join's hash table.
-  WHERE (g.node_kind = 'o') AND (NOT o.is_test)
+  FROM models.order_golden_ids g
+  JOIN models.stg_shop_orders o ON g.order_id = o.order_id
+  WHERE NOT o.is_test
 ), refunded AS (
   SELECT order_id, sum(CASE WHEN is_successful_refund THEN amount ELSE CAST(0 AS DECIMAL(18,2)) END) AS refunded
   FROM models.stg_shop_refund_transactions

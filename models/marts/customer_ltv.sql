@@ -2,11 +2,8 @@
 -- reporting currency), order count, first/last order date, primary tag.
 WITH orders AS (
   SELECT g.golden_id, o.order_id, o.processed_date, o.net_sales_reporting, o.net_sales, o.shop_currency
-  FROM models.identity_graph g
-  JOIN models.orders_fx o ON g.node = 'o:shop:' || CAST(o.order_id AS VARCHAR)
-  -- Only order nodes can match: the filter (read from the stored table's node_kind)
-  -- leaves the customers, emails and phones out of the join's hash table.
-  WHERE g.node_kind = 'o'
+  FROM models.order_golden_ids g
+  JOIN models.orders_fx o ON g.order_id = o.order_id
 ), per_customer AS (
   SELECT golden_id,
          sum(net_sales_reporting) AS ltv,

@@ -437,6 +437,7 @@ const MODELS: &[&str] = &[
     "finance_daily",
     "identity_edges",
     "identity_graph",
+    "order_golden_ids",
     "golden_customers",
     "customer_ltv",
     "crm_profiles",

@@ -11,7 +11,6 @@
 //! process-wide cache shared by every batch, model and thread; it is emptied when
 //! it reaches `CACHE_LIMIT` entries, which bounds its memory.
 
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Once};
 
 use arrow::array::StringArray;
@@ -60,23 +59,68 @@ pub(super) fn e164_crate(raw: &str, region: Option<country::Id>) -> Option<Strin
 /// Most (phone, region) results the cache holds before it starts over.
 const CACHE_LIMIT: usize = 2_000_000;
 
-type Cache = HashMap<(Box<str>, Option<Box<str>>), Option<Arc<str>>>;
+/// The results for one region argument, keyed by the raw number.
+type Numbers = foldhash::HashMap<Box<str>, Option<Arc<str>>>;
 
-static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Parsed numbers keyed by their raw text, one map per region argument (models
+/// pass one or two regions, so they are scanned, not hashed). A look-up borrows
+/// the number's text and allocates nothing: at 1M orders nearly every call is a
+/// hit, and copying both key strings per hit and SipHashing them showed up in the
+/// profile of stg_shop_orders.
+#[derive(Default)]
+struct Cache {
+    regions: Vec<(Option<Box<str>>, Numbers)>,
+    /// Entries over all regions, for `CACHE_LIMIT`.
+    len: usize,
+}
+
+impl Cache {
+    fn get(&self, raw: &str, region: Option<&str>) -> Option<&Option<Arc<str>>> {
+        self.regions
+            .iter()
+            .find(|(r, _)| r.as_deref() == region)
+            .and_then(|(_, numbers)| numbers.get(raw))
+    }
+
+    fn insert(&mut self, raw: &str, region: Option<&str>, parsed: Option<Arc<str>>) {
+        if self.len >= CACHE_LIMIT {
+            *self = Cache::default();
+        }
+        let at = match self
+            .regions
+            .iter()
+            .position(|(r, _)| r.as_deref() == region)
+        {
+            Some(at) => at,
+            None => {
+                self.regions
+                    .push((region.map(Box::from), Numbers::default()));
+                self.regions.len() - 1
+            }
+        };
+        if self.regions[at].1.insert(Box::from(raw), parsed).is_none() {
+            self.len += 1;
+        }
+    }
+}
+
+static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(|| Mutex::new(Cache::default()));
 
 /// [`e164`] through the process-wide cache. Numbers not cached yet are parsed
 /// outside the lock, so threads never wait on each other's parsing.
 fn e164_cached(raw: &str, region: Option<&str>) -> Option<Arc<str>> {
-    let key = (Box::<str>::from(raw), region.map(Box::<str>::from));
-    if let Some(hit) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+    if let Some(hit) = CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(raw, region)
+    {
         return hit.clone();
     }
     let parsed: Option<Arc<str>> = e164(raw, region).map(Arc::from);
-    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    if cache.len() >= CACHE_LIMIT {
-        cache.clear();
-    }
-    cache.insert(key, parsed.clone());
+    CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(raw, region, parsed.clone());
     parsed
 }
 
@@ -118,7 +162,8 @@ impl ScalarUDFImpl for E164 {
         let phones = super::utf8_arg(&args.args, 0, args.number_rows)?;
         let regions = super::utf8_arg(&args.args, 1, args.number_rows)?;
         // Within a batch, distinct values first: one cache look-up each.
-        let mut seen: HashMap<(&str, Option<&str>), Option<Arc<str>>> = HashMap::new();
+        let mut seen: foldhash::HashMap<(&str, Option<&str>), Option<Arc<str>>> =
+            foldhash::HashMap::default();
         let out: StringArray = phones
             .iter()
             .zip(regions.iter())
@@ -162,6 +207,32 @@ mod tests {
         assert_eq!(
             e164("030 123456", Some("DE")).as_deref(),
             Some("+4930123456")
+        );
+    }
+
+    #[test]
+    fn the_cache_keeps_results_apart_per_region() {
+        let mut cache = Cache::default();
+        cache.insert(
+            "020 7946 0018",
+            Some("GB"),
+            Some(Arc::from("+442079460018")),
+        );
+        cache.insert("020 7946 0018", None, None);
+        assert_eq!(
+            cache.get("020 7946 0018", Some("GB")),
+            Some(&Some(Arc::from("+442079460018")))
+        );
+        assert_eq!(cache.get("020 7946 0018", None), Some(&None));
+        assert_eq!(cache.get("020 7946 0018", Some("US")), None);
+        assert_eq!(cache.len, 2);
+        assert_eq!(
+            e164_cached("(415) 555-2671", Some("US")).as_deref(),
+            Some("+14155552671")
+        );
+        assert_eq!(
+            e164_cached("(415) 555-2671", Some("US")).as_deref(),
+            Some("+14155552671")
         );
     }
 
