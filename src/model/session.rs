@@ -41,24 +41,9 @@ pub async fn open(warehouse: &Warehouse, settings: &udf::Settings) -> Result<Ses
         "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
         PARTIAL_AGGREGATION_SKIP_RATIO,
     )?;
-    // A run builds up to `width()` models at once, each query spreading over
-    // `target_partitions` partitions (DataFusion's default: one per core). On 2
-    // cores with 2 models running, two partitions each oversubscribe the cores and
-    // pay for hash repartitioning and merging that buys no parallelism; giving
-    // each model its share of the cores measured ~1.5-2 s less CPU, ~1.5 s less
-    // wall and ~0.5 GiB less peak memory per build at 1M orders (same results).
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    state.config_mut().options_mut().execution.target_partitions =
-        partitions_per_model(cores, super::materialize::width());
     let ctx = SessionContext::new_with_state(state);
     udf::register(&ctx, settings);
     Ok(ctx)
-}
-
-/// Partitions for each of `width` models built at once on `cores` cores: an equal
-/// share of the cores, at least one.
-fn partitions_per_model(cores: usize, width: usize) -> usize {
-    (cores / width.max(1)).max(1)
 }
 
 /// Define `model` as a view in `ctx` (planning its SQL now, against the tables as
@@ -132,18 +117,4 @@ pub async fn define_views_for(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::partitions_per_model;
-
-    #[test]
-    fn concurrent_models_share_the_cores() {
-        assert_eq!(partitions_per_model(2, 2), 1);
-        assert_eq!(partitions_per_model(8, 2), 4);
-        assert_eq!(partitions_per_model(3, 2), 1);
-        assert_eq!(partitions_per_model(1, 1), 1);
-        assert_eq!(partitions_per_model(4, 0), 4);
-    }
 }
