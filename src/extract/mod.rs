@@ -7,6 +7,7 @@ pub mod backfill;
 pub mod columns;
 pub mod incremental;
 mod land;
+mod money;
 pub(crate) mod progress;
 pub mod run;
 pub mod runs;
