@@ -15,7 +15,7 @@ use super::names::Name;
 use super::parse::{Field, Selection, fields_for};
 use super::resolve::{Lookup, Scalar, Src, connection, list, object, scalar, self_gid};
 use super::schema::{Kind, kind, node_selection};
-use crate::sandbox::shopify::model::{Customer, Money, Order, StoreData, Ts};
+use crate::sandbox::shopify::model::{Money, StoreData, Ts};
 
 /// A connection met while rendering: its nodes become their own lines.
 struct Child<'a> {
@@ -302,6 +302,28 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// The lines of every record of `items` that `keep` selects, as roots of type
+    /// `ty` read through `src`; the number of roots. One pass over the store (a
+    /// window matches a small part of it), and the output reserved for `bytes` per
+    /// root up front.
+    fn roots<T>(
+        &mut self,
+        items: &'a [T],
+        keep: impl Fn(&T) -> bool,
+        bytes: usize,
+        (ty, node, src): (&'static str, &[Selection], fn(&'a T) -> Src<'a>),
+        count: &mut u64,
+    ) -> u64 {
+        let matching: Vec<&'a T> = items.iter().filter(|t| keep(t)).collect();
+        self.out
+            .reserve((matching.len() * bytes).next_power_of_two());
+        let plan = plan(node, ty);
+        for item in &matching {
+            self.emit(ty, src(item), &plan, None, count);
+        }
+        matching.len() as u64
+    }
+
     /// One line for `src`, then (depth first) the lines of its connections' nodes.
     fn emit(
         &mut self,
@@ -342,38 +364,23 @@ pub fn bulk_jsonl(
         lookup: Lookup::new(store),
         out: Vec::new(),
     };
-    let (mut count, mut roots) = (0u64, 0u64);
-    match root.name.as_str() {
-        "customers" => {
-            // One pass over the store (a window matches a small part of it).
-            let matching: Vec<&Customer> = store
-                .customers
-                .iter()
-                .filter(|c| filter.matches(c.id, c.created_at, c.updated_at))
-                .collect();
-            w.out
-                .reserve((matching.len() * CUSTOMER_BYTES).next_power_of_two());
-            let plan = plan(node, "Customer");
-            for c in matching {
-                roots += 1;
-                w.emit("Customer", Src::Customer(c), &plan, None, &mut count);
-            }
-        }
-        _ => {
-            let matching: Vec<&Order> = store
-                .orders
-                .iter()
-                .filter(|o| filter.matches(o.id, o.created_at, o.updated_at))
-                .collect();
-            w.out
-                .reserve((matching.len() * ORDER_BYTES).next_power_of_two());
-            let plan = plan(node, "Order");
-            for o in matching {
-                roots += 1;
-                w.emit("Order", Src::Order(o), &plan, None, &mut count);
-            }
-        }
-    }
+    let mut count = 0u64;
+    let roots = match root.name.as_str() {
+        "customers" => w.roots(
+            &store.customers,
+            |c| filter.matches(c.id, c.created_at, c.updated_at),
+            CUSTOMER_BYTES,
+            ("Customer", node, Src::Customer),
+            &mut count,
+        ),
+        _ => w.roots(
+            &store.orders,
+            |o| filter.matches(o.id, o.created_at, o.updated_at),
+            ORDER_BYTES,
+            ("Order", node, Src::Order),
+            &mut count,
+        ),
+    };
     (w.out, count, roots)
 }
 
