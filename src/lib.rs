@@ -7,6 +7,7 @@
 
 pub mod alloc;
 pub mod audit;
+pub mod buffers;
 pub mod cli;
 pub mod config;
 pub mod connectors;

@@ -9,6 +9,7 @@ pub mod incremental;
 mod land;
 mod money;
 pub(crate) mod progress;
+pub mod raw_text;
 pub mod run;
 pub mod runs;
 

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, BooleanBuilder, Decimal128Array, Decimal128Builder, Int64Builder,
-    StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Decimal128Array, Decimal128Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 
 use crate::extract::Result;
 use crate::extract::columns::MONEY_SCALE;
+use crate::extract::raw_text::RawText;
 
 fn finish_money(mut b: Decimal128Builder) -> Result<ArrayRef> {
     Ok(Arc::new(
@@ -43,7 +44,7 @@ pub(super) struct Customers {
     pub(super) country_code: StringBuilder,
     pub(super) created_at: TimestampMicrosecondBuilder,
     pub(super) updated_at: TimestampMicrosecondBuilder,
-    pub(super) raw: StringBuilder,
+    pub(super) raw: RawText,
 }
 
 #[derive(Default)]
@@ -83,7 +84,7 @@ pub(super) struct Orders {
     pub(super) discount_codes: StringBuilder,
     pub(super) shipping_lines: StringBuilder,
     pub(super) tax_lines: StringBuilder,
-    pub(super) raw: StringBuilder,
+    pub(super) raw: RawText,
 }
 
 #[derive(Default)]
@@ -101,7 +102,7 @@ pub(super) struct LineItems {
     pub(super) total_discount: Decimal128Builder,
     pub(super) taxable: BooleanBuilder,
     pub(super) tax_lines: StringBuilder,
-    pub(super) raw: StringBuilder,
+    pub(super) raw: RawText,
 }
 
 #[derive(Default)]
@@ -114,7 +115,7 @@ pub(super) struct Refunds {
     pub(super) note: StringBuilder,
     /// Whether any line of the refund row was restocked, filled in by its lines.
     pub(super) restock: Vec<bool>,
-    pub(super) raw: StringBuilder,
+    pub(super) raw: RawText,
 }
 
 #[derive(Default)]
@@ -129,7 +130,7 @@ pub(super) struct RefundLines {
     pub(super) subtotal: Decimal128Builder,
     pub(super) total_tax: Decimal128Builder,
     pub(super) presentment_subtotal: Decimal128Builder,
-    pub(super) raw: StringBuilder,
+    pub(super) raw: RawText,
 }
 
 #[derive(Default)]
@@ -145,7 +146,7 @@ pub(super) struct Transactions {
     pub(super) currency: StringBuilder,
     pub(super) test: BooleanBuilder,
     pub(super) processed_at: TimestampMicrosecondBuilder,
-    pub(super) raw: StringBuilder,
+    pub(super) raw: RawText,
 }
 
 #[derive(Default)]
@@ -158,7 +159,7 @@ pub(super) struct Adjustments {
     pub(super) reason: StringBuilder,
     pub(super) amount: Decimal128Builder,
     pub(super) tax_amount: Decimal128Builder,
-    pub(super) raw: StringBuilder,
+    pub(super) raw: RawText,
 }
 
 pub(super) fn customers(c: Customers) -> Result<Vec<ArrayRef>> {
@@ -178,7 +179,7 @@ pub(super) fn customers(c: Customers) -> Result<Vec<ArrayRef>> {
         finish(c.country_code),
         finish_time(c.created_at),
         finish_time(c.updated_at),
-        finish(c.raw),
+        c.raw.finish(),
     ])
 }
 
@@ -220,7 +221,7 @@ pub(super) fn orders(o: Orders) -> Result<Vec<ArrayRef>> {
         finish(o.discount_codes),
         finish(o.shipping_lines),
         finish(o.tax_lines),
-        finish(o.raw),
+        o.raw.finish(),
     ])
 }
 
@@ -239,7 +240,7 @@ pub(super) fn line_items(l: LineItems) -> Result<Vec<ArrayRef>> {
         finish_money(l.total_discount)?,
         finish(l.taxable),
         finish(l.tax_lines),
-        finish(l.raw),
+        l.raw.finish(),
     ])
 }
 
@@ -253,7 +254,7 @@ pub(super) fn refunds(r: Refunds) -> Vec<ArrayRef> {
         finish_time(r.processed_at),
         finish(r.note),
         Arc::new(restock),
-        finish(r.raw),
+        r.raw.finish(),
     ]
 }
 
@@ -269,7 +270,7 @@ pub(super) fn refund_lines(l: RefundLines) -> Result<Vec<ArrayRef>> {
         finish_money(l.subtotal)?,
         finish_money(l.total_tax)?,
         finish_money(l.presentment_subtotal)?,
-        finish(l.raw),
+        l.raw.finish(),
     ])
 }
 
@@ -286,7 +287,7 @@ pub(super) fn transactions(t: Transactions) -> Result<Vec<ArrayRef>> {
         finish(t.currency),
         finish(t.test),
         finish_time(t.processed_at),
-        finish(t.raw),
+        t.raw.finish(),
     ])
 }
 
@@ -300,7 +301,7 @@ pub(super) fn adjustments(a: Adjustments) -> Result<Vec<ArrayRef>> {
         finish(a.reason),
         finish_money(a.amount)?,
         finish_money(a.tax_amount)?,
-        finish(a.raw),
+        a.raw.finish(),
     ])
 }
 
@@ -308,22 +309,22 @@ pub(super) fn adjustments(a: Adjustments) -> Result<Vec<ArrayRef>> {
 /// refunds, refund lines, transactions, adjustments), kept to size the next
 /// window's `_raw` builders. `_raw` holds the whole export once over; grown by
 /// doubling it was copied about once more and its fresh pages faulted in at every
-/// step. Sized up front, in power-of-two steps, it is one allocation per window
-/// that the allocator can serve from the blocks the window before freed.
+/// step. Sized up front, in power-of-two steps, it is one buffer per window, which
+/// the `_raw` pool serves from the buffers earlier windows returned.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RawSizes(pub(super) [(usize, usize); 7]);
 
 /// A `_raw` builder for about what `last` held: (rows, bytes).
-pub(super) fn raw_builder((rows, bytes): (usize, usize)) -> StringBuilder {
+pub(super) fn raw_builder((rows, bytes): (usize, usize)) -> RawText {
     if bytes == 0 {
-        return StringBuilder::new();
+        return RawText::default();
     }
     // A quarter over, for stores that grow window to window.
     let grow = |n: usize| n.saturating_add(n / 4).next_power_of_two();
-    StringBuilder::with_capacity(grow(rows), grow(bytes))
+    RawText::with_capacity(grow(rows), grow(bytes))
 }
 
 /// What a finished `_raw` builder held: (rows, bytes).
-pub(super) fn raw_size(b: &StringBuilder) -> (usize, usize) {
-    (b.len(), b.values_slice().len())
+pub(super) fn raw_size(b: &RawText) -> (usize, usize) {
+    (b.len(), b.bytes())
 }

@@ -2,12 +2,18 @@
 //! rendered from a snapshot of the store when the operation runs, served from
 //! `/_sandbox/shopify/bulk/{id}.jsonl`. Cancel moves it to CANCELED. A result over
 //! the configured object limit ends FAILED with errorCode TIMEOUT; only the newest
-//! results are kept for download.
+//! results are kept for download. An expired result's buffer is kept for the next
+//! render (a month of a large store is hundreds of MB; fresh pages cost faults).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
+
+use crate::buffers::BytePool;
+
+/// Expired result buffers kept for reuse.
+const KEPT_BUFFERS: usize = 2;
 
 /// Bulk operation status, in Shopify's enum spelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,12 +57,31 @@ pub struct Operation {
     pub result: Option<Bytes>,
 }
 
-#[derive(Default)]
 pub struct BulkOps {
     ops: Mutex<BTreeMap<u64, Operation>>,
+    buffers: Arc<BytePool>,
+}
+
+impl Default for BulkOps {
+    fn default() -> Self {
+        BulkOps {
+            ops: Mutex::default(),
+            buffers: BytePool::new(KEPT_BUFFERS),
+        }
+    }
 }
 
 impl BulkOps {
+    /// Buffers to render results into.
+    pub fn buffers(&self) -> Arc<BytePool> {
+        self.buffers.clone()
+    }
+    /// A rendered result, shared with its downloads; its buffer comes back for
+    /// reuse once the result has expired and the last download has finished.
+    pub fn freeze(&self, rendered: Vec<u8>) -> Bytes {
+        self.buffers.freeze(rendered)
+    }
+
     /// Store a new operation under the next id, chosen under the same lock, so that
     /// operations started at the same moment never share an id.
     pub fn create(&self, mut op: Operation) -> Operation {

@@ -4,7 +4,7 @@
 
 use serde_json::value::RawValue;
 
-use super::{At, Link, Mapper, lower};
+use super::{At, Link, Mapper, lower, too_large};
 use crate::connectors::shopify::bulk_line::{
     AdjustmentLine, Gid, LineItemLine, RefundLineItemLine, TransactionLine, presentment, shop,
 };
@@ -70,7 +70,7 @@ impl Mapper {
         l.total_discount.append_option(discount);
         l.taxable.append_option(line.taxable);
         l.tax_lines.append_option(line.tax_lines.map(RawValue::get));
-        l.raw.append_value(raw);
+        l.raw.append(raw).map_err(|e| too_large(&self.source, e))?;
         Ok(())
     }
 
@@ -106,7 +106,7 @@ impl Mapper {
         l.subtotal.append_option(subtotal);
         l.total_tax.append_option(tax);
         l.presentment_subtotal.append_option(p_subtotal);
-        l.raw.append_value(raw);
+        l.raw.append(raw).map_err(|e| too_large(&self.source, e))?;
         Ok(())
     }
 
@@ -142,7 +142,7 @@ impl Mapper {
         t.currency.append_option(currency);
         t.test.append_option(line.test);
         t.processed_at.append_option(processed);
-        t.raw.append_value(raw);
+        t.raw.append(raw).map_err(|e| too_large(&self.source, e))?;
         Ok(())
     }
 
@@ -171,7 +171,7 @@ impl Mapper {
         a.reason.append_null();
         a.amount.append_option(amount);
         a.tax_amount.append_option(tax);
-        a.raw.append_value(raw);
+        a.raw.append(raw).map_err(|e| too_large(&self.source, e))?;
         Ok(())
     }
 }

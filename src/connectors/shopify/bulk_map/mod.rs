@@ -22,6 +22,7 @@ use super::bulk_line::{
 };
 use super::schema::*;
 use crate::extract::columns::{DriftError, parse_money, parse_time_us};
+use crate::extract::raw_text::RawOverflow;
 use crate::extract::{EntitySchema, Export, ExtractError, Landed, Result};
 
 /// What a bulk job exports.
@@ -65,6 +66,15 @@ impl At<'_> {
     fn money(&self, column: &str, v: Option<&str>) -> Result<Option<i128>> {
         v.map(|s| parse_money(s).ok_or_else(|| self.drift(column, "a decimal string", s)))
             .transpose()
+    }
+}
+
+/// A window whose raw JSON does not fit one batch is split, as a failed job's is.
+fn too_large(source: &str, e: RawOverflow) -> ExtractError {
+    ExtractError::BulkFailed {
+        who: source.to_string(),
+        status: "TOO_LARGE".to_string(),
+        detail: e.to_string(),
     }
 }
 
@@ -269,7 +279,7 @@ impl Mapper {
         );
         c.created_at.append_option(created);
         c.updated_at.append_value(updated);
-        c.raw.append_value(raw);
+        c.raw.append(raw).map_err(|e| too_large(&self.source, e))?;
         Ok(())
     }
 
@@ -385,7 +395,7 @@ impl Mapper {
         // hold are taken by the refund data (see the module doc of `bulk`).
         o.shipping_lines.append_null();
         o.tax_lines.append_option(line.tax_lines.map(RawValue::get));
-        o.raw.append_value(raw);
+        o.raw.append(raw).map_err(|e| too_large(&self.source, e))?;
         Ok(())
     }
 
@@ -415,7 +425,9 @@ impl Mapper {
         f.processed_at.append_option(created);
         f.note.append_option(r.note.as_deref());
         f.restock.push(false);
-        f.raw.append_value(raw.get());
+        f.raw
+            .append(raw.get())
+            .map_err(|e| too_large(&self.source, e))?;
         Ok(())
     }
 

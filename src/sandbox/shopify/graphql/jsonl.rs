@@ -15,6 +15,7 @@ use super::names::Name;
 use super::parse::{Field, Selection, fields_for};
 use super::resolve::{Lookup, Scalar, Src, connection, list, object, scalar, self_gid};
 use super::schema::{Kind, kind, node_selection};
+use crate::buffers::BytePool;
 use crate::sandbox::shopify::model::{Money, StoreData, Ts};
 
 /// A connection met while rendering: its nodes become their own lines.
@@ -231,6 +232,7 @@ fn plan(sels: &[Selection], ty: &'static str) -> Plan {
 struct Writer<'a> {
     lookup: Lookup<'a>,
     out: Vec<u8>,
+    buffers: &'a BytePool,
 }
 
 impl<'a> Writer<'a> {
@@ -315,8 +317,9 @@ impl<'a> Writer<'a> {
         count: &mut u64,
     ) -> u64 {
         let matching: Vec<&'a T> = items.iter().filter(|t| keep(t)).collect();
-        self.out
-            .reserve((matching.len() * bytes).next_power_of_two());
+        self.out = self
+            .buffers
+            .take((matching.len() * bytes).next_power_of_two());
         let plan = plan(node, ty);
         for item in &matching {
             self.emit(ty, src(item), &plan, None, count);
@@ -348,13 +351,15 @@ impl<'a> Writer<'a> {
 /// Bytes reserved per root object up front, so that the output (hundreds of MB for
 /// a month of a large store) is not copied over and over as it grows. The
 /// reservation is rounded up to a power of two: only the pages written are touched,
-/// and outputs of similar size then ask for the same block size, which the
-/// allocator serves from an earlier, expired result instead of fresh pages.
+/// and outputs of similar size then ask for the same size, which the pool serves
+/// with an earlier, expired result's buffer instead of fresh pages.
 const ORDER_BYTES: usize = 4096;
 const CUSTOMER_BYTES: usize = 768;
 
-/// Render the whole bulk result: (JSONL bytes, objectCount, rootObjectCount).
+/// Render the whole bulk result, into a buffer from `buffers`: (JSONL bytes,
+/// objectCount, rootObjectCount).
 pub fn bulk_jsonl(
+    buffers: &BytePool,
     store: &StoreData,
     root: &Field,
     node: &[Selection],
@@ -363,6 +368,7 @@ pub fn bulk_jsonl(
     let mut w = Writer {
         lookup: Lookup::new(store),
         out: Vec::new(),
+        buffers,
     };
     let mut count = 0u64;
     let roots = match root.name.as_str() {

@@ -396,10 +396,11 @@ fn spawn_runner(shop: Arc<Shopify>, id: u64, plan: Plan) {
             return;
         }
         let s = shop.clone();
+        let buffers = shop.bulk.buffers();
         let rendered = tokio::task::spawn_blocking(move || {
             s.read(|store| {
                 let node = schema::node_selection(&plan.root).unwrap_or(&[]);
-                jsonl::bulk_jsonl(store, &plan.root, node, &plan.filter)
+                jsonl::bulk_jsonl(&buffers, store, &plan.root, node, &plan.filter)
             })
         })
         .await;
@@ -420,7 +421,7 @@ fn spawn_runner(shop: Arc<Shopify>, id: u64, plan: Plan) {
                     o.object_count = count;
                     o.root_object_count = roots;
                     o.file_size = bytes.len() as u64;
-                    o.result = Some(bytes.into());
+                    o.result = Some(shop.bulk.freeze(bytes));
                 }
                 (_, _) => {
                     o.status = Status::Failed;
