@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use self::bulk::BulkOps;
 use self::graphql::{CostBucket, CostConfig};
-use self::model::{StoreData, fmt_ts};
+use self::model::{StoreData, Ts, fmt_ts};
 use self::mutate::EventRef;
 use self::rate_limit::{BucketConfig, LeakyBucket};
 use self::webhooks::Webhooks;
@@ -74,6 +74,9 @@ pub struct Shopify {
     bucket: LeakyBucket,
     cost: CostBucket,
     bulk: BulkOps,
+    /// Every order's `updated_at` in store order, built for bulk exports on first
+    /// use and dropped by every mutation.
+    order_updated: Mutex<Option<Arc<[Ts]>>>,
     pub webhooks: Arc<Webhooks>,
 }
 
@@ -95,6 +98,7 @@ impl Shopify {
             bucket: LeakyBucket::new(opts.bucket),
             cost: CostBucket::new(opts.graphql),
             bulk: BulkOps::default(),
+            order_updated: Mutex::default(),
             opts,
             base_url,
             store: RwLock::new(store),
@@ -118,6 +122,20 @@ impl Shopify {
         f(&self.store.read().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Every order's `updated_at`, in the order of `store.orders`; `store` is what
+    /// [`Shopify::read`] handed out. Cached until the next mutation (which clears
+    /// it while holding the store's write lock, so a cached column always matches
+    /// the store a reader sees).
+    pub fn order_updated_at(&self, store: &StoreData) -> Arc<[Ts]> {
+        let mut cached = self.order_updated.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cached.as_ref().filter(|c| c.len() == store.orders.len()) {
+            return c.clone();
+        }
+        let built: Arc<[Ts]> = store.orders.iter().map(|o| o.updated_at).collect();
+        *cached = Some(built.clone());
+        built
+    }
+
     /// Change the store and deliver the webhooks the change triggered. Returns the
     /// number of events.
     pub fn mutate<E>(
@@ -127,6 +145,7 @@ impl Shopify {
         let rendered: Vec<(&'static str, Value, String)> = {
             let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
             let mut store = self.store.write().unwrap_or_else(|p| p.into_inner());
+            *self.order_updated.lock().unwrap_or_else(|p| p.into_inner()) = None;
             let events = f(&mut store, &mut stream)?;
             let at = fmt_ts(store.clock);
             events

@@ -311,12 +311,15 @@ impl<'a> Writer<'a> {
     fn roots<T>(
         &mut self,
         items: &'a [T],
-        keep: impl Fn(&T) -> bool,
+        keep: impl Fn(usize, &T) -> bool,
         bytes: usize,
         (ty, node, src): (&'static str, &[Selection], fn(&'a T) -> Src<'a>),
         count: &mut u64,
     ) -> u64 {
-        let matching: Vec<&'a T> = items.iter().filter(|t| keep(t)).collect();
+        let matching: Vec<&'a T> = (items.iter().enumerate())
+            .filter(|&(i, t)| keep(i, t))
+            .map(|(_, t)| t)
+            .collect();
         self.out = self
             .buffers
             .take((matching.len() * bytes).next_power_of_two());
@@ -357,9 +360,12 @@ const ORDER_BYTES: usize = 4096;
 const CUSTOMER_BYTES: usize = 768;
 
 /// Render the whole bulk result, into a buffer from `buffers`: (JSONL bytes,
-/// objectCount, rootObjectCount).
+/// objectCount, rootObjectCount). `order_updated` is every order's `updated_at`
+/// in store order ([`crate::sandbox::shopify::Shopify::order_updated_at`]): a
+/// window's scan reads it rather than every order record (a cache miss each).
 pub fn bulk_jsonl(
     buffers: &BytePool,
+    order_updated: &[Ts],
     store: &StoreData,
     root: &Field,
     node: &[Selection],
@@ -374,14 +380,19 @@ pub fn bulk_jsonl(
     let roots = match root.name.as_str() {
         "customers" => w.roots(
             &store.customers,
-            |c| filter.matches(c.id, c.created_at, c.updated_at),
+            |_, c| filter.matches(c.id, c.created_at, c.updated_at),
             CUSTOMER_BYTES,
             ("Customer", node, Src::Customer),
             &mut count,
         ),
         _ => w.roots(
             &store.orders,
-            |o| filter.matches(o.id, o.created_at, o.updated_at),
+            |i, o| {
+                order_updated
+                    .get(i)
+                    .is_none_or(|&u| filter.may_match_updated(u))
+                    && filter.matches(o.id, o.created_at, o.updated_at)
+            },
             ORDER_BYTES,
             ("Order", node, Src::Order),
             &mut count,

@@ -400,7 +400,8 @@ fn spawn_runner(shop: Arc<Shopify>, id: u64, plan: Plan) {
         let rendered = tokio::task::spawn_blocking(move || {
             s.read(|store| {
                 let node = schema::node_selection(&plan.root).unwrap_or(&[]);
-                jsonl::bulk_jsonl(&buffers, store, &plan.root, node, &plan.filter)
+                let updated = s.order_updated_at(store);
+                jsonl::bulk_jsonl(&buffers, &updated, store, &plan.root, node, &plan.filter)
             })
         })
         .await;

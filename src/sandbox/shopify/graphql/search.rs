@@ -14,6 +14,18 @@ enum Op {
     Eq,
 }
 
+impl Op {
+    fn holds(self, x: i64, v: i64) -> bool {
+        match self {
+            Op::Ge => x >= v,
+            Op::Le => x <= v,
+            Op::Gt => x > v,
+            Op::Lt => x < v,
+            Op::Eq => x == v,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Target {
     Updated,
@@ -28,20 +40,23 @@ pub struct Filter {
 
 impl Filter {
     pub fn matches(&self, id: u64, created: Ts, updated: Ts) -> bool {
-        self.terms.iter().all(|(t, op, v)| {
+        self.terms.iter().all(|&(t, op, v)| {
             let x = match t {
                 Target::Updated => updated,
                 Target::Created => created,
                 Target::Id => id as i64,
             };
-            match op {
-                Op::Ge => x >= *v,
-                Op::Le => x <= *v,
-                Op::Gt => x > *v,
-                Op::Lt => x < *v,
-                Op::Eq => x == *v,
-            }
+            op.holds(x, v)
         })
+    }
+
+    /// Whether a record updated at `updated` passes the `updated_at` terms (the
+    /// others may still reject it): lets a scan skip most records without reading
+    /// them.
+    pub fn may_match_updated(&self, updated: Ts) -> bool {
+        self.terms
+            .iter()
+            .all(|&(t, op, v)| t != Target::Updated || op.holds(updated, v))
     }
 }
 
@@ -127,5 +142,24 @@ mod tests {
         assert!(!f.matches(1, 0, mar));
         assert!(parse("updated_at:>=nonsense").is_err());
         assert!(parse("status:open").expect("ignored").matches(1, 0, 0));
+    }
+
+    #[test]
+    fn the_updated_at_pre_check_ignores_other_terms_and_never_rejects_a_match() {
+        let f = parse("updated_at:>'2024-01-01T00:00:00Z' AND id:<100 AND created_at:<5")
+            .expect("parses");
+        let jan = parse_ts("2024-01-01T00:00:00Z").unwrap_or_default();
+        assert!(!f.may_match_updated(jan), "the bound is exclusive");
+        assert!(
+            f.may_match_updated(jan + 1),
+            "id and created_at are not its business"
+        );
+        assert!(!f.matches(500, 0, jan + 1));
+        // Whatever matches passes the pre-check.
+        for (id, created, updated) in [(1, 0, jan + 1), (99, 4, jan + 86_400)] {
+            assert!(f.matches(id, created, updated));
+            assert!(f.may_match_updated(updated));
+        }
+        assert!(parse("id:7").expect("parses").may_match_updated(0));
     }
 }
