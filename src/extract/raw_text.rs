@@ -26,11 +26,16 @@ pub struct RawOverflow {
     pub rows: usize,
 }
 
+/// Most bytes a column holds: what 32-bit offsets address.
+const LIMIT: usize = i32::MAX as usize;
+
 /// A `_raw` column being filled.
 pub struct RawText {
     values: Vec<u8>,
     /// Starts with 0; one more entry per value.
     offsets: Vec<i32>,
+    /// [`LIMIT`], lower in tests.
+    limit: usize,
 }
 
 impl Default for RawText {
@@ -38,6 +43,7 @@ impl Default for RawText {
         RawText {
             values: Vec::new(),
             offsets: vec![0],
+            limit: LIMIT,
         }
     }
 }
@@ -50,15 +56,19 @@ impl RawText {
         RawText {
             values: POOL.take(bytes),
             offsets,
+            limit: LIMIT,
         }
     }
 
     /// Append one record's JSON.
     pub fn append(&mut self, text: &str) -> Result<(), RawOverflow> {
-        let end = i32::try_from(self.values.len() + text.len())
-            .map_err(|_| RawOverflow { rows: self.len() })?;
+        let end = self.values.len() + text.len();
+        let offset = i32::try_from(end)
+            .ok()
+            .filter(|_| end <= self.limit)
+            .ok_or(RawOverflow { rows: self.len() })?;
         self.values.extend_from_slice(text.as_bytes());
-        self.offsets.push(end);
+        self.offsets.push(offset);
         Ok(())
     }
 
@@ -116,6 +126,20 @@ mod tests {
         assert_eq!(values, [r#"{"id":1,"name":"Zoë"}"#, "", r#"{"id":3}"#]);
         // Arrow's own checks agree the array is well formed.
         text.to_data().validate_full().unwrap();
+    }
+
+    #[test]
+    fn a_value_past_the_limit_is_refused_and_the_column_keeps_what_fit() {
+        let mut raw = RawText::default();
+        raw.limit = 10;
+        raw.append("12345").unwrap();
+        raw.append("67890").unwrap();
+        let err = raw.append("x").unwrap_err();
+        assert_eq!(err.rows, 2);
+        assert!(err.to_string().contains("2 GiB"), "{err}");
+        let array = raw.finish();
+        assert_eq!(array.len(), 2);
+        array.to_data().validate_full().unwrap();
     }
 
     #[test]
