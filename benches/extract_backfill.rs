@@ -71,7 +71,8 @@ fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let reports = run(&warehouse, &source, Some("orders"), Mode::Backfill(options)).await?;
         let secs = t.elapsed().as_secs_f64();
-        let (user, sys) = (cpu_secs().0 - cpu.0, cpu_secs().1 - cpu.1);
+        let now = cpu_secs();
+        let (user, sys) = (now.0 - cpu.0, now.1 - cpu.1);
         let rows = &reports[0].rows;
         let orders = rows.get("orders").copied().unwrap_or(0);
         println!("landed: {rows:?}");
