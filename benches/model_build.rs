@@ -12,7 +12,8 @@
 //! Run: `cargo bench --bench model_build`. Targets: ≤ 5 s at 1M, ≤ 50 s at 10M.
 //! With `LOCKSTEP_BENCH_MODEL_DIR=/some/dir` the project and warehouse are kept
 //! there: the first run prepares them, later runs only build (the models are read
-//! from this checkout's `models/` each time, so SQL edits need no recompile).
+//! from this checkout's `models/` each time, or from `LOCKSTEP_BENCH_MODELS`, so SQL
+//! edits need no recompile).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -109,10 +110,14 @@ async fn land_shop(
 /// Marker written once a directory holds a fully landed warehouse.
 const PREPARED: &str = ".prepared";
 
-/// Write `dir/lockstep.toml`, pointing `models_dir` at this checkout's `models/`
-/// (rewritten on every run, so a reused warehouse builds the current SQL).
+/// Write `dir/lockstep.toml`, pointing `models_dir` at this checkout's `models/`, or
+/// at `LOCKSTEP_BENCH_MODELS` when set (to compare two versions of the SQL on one
+/// warehouse); rewritten on every run, so a reused warehouse builds the current SQL.
 fn write_project(dir: &std::path::Path) -> anyhow::Result<Project> {
-    let models = std::path::absolute(concat!(env!("CARGO_MANIFEST_DIR"), "/models"))?;
+    let models = match std::env::var_os("LOCKSTEP_BENCH_MODELS") {
+        Some(m) => std::path::absolute(m)?,
+        None => std::path::absolute(concat!(env!("CARGO_MANIFEST_DIR"), "/models"))?,
+    };
     std::fs::write(
         dir.join("lockstep.toml"),
         format!(
