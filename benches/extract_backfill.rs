@@ -10,17 +10,17 @@
 //! Run: `cargo bench --bench extract_backfill`. Target: ≥ 40,000 orders/s.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use lockstep::config::Secret;
-use lockstep::connectors::shopify::{Client, Polling, ShopifySource};
-use lockstep::extract::backfill;
 use lockstep::extract::run::{Mode, run};
 use lockstep::sandbox::{Sandbox, SandboxConfig};
 use lockstep::warehouse::{Location, Warehouse};
 
 mod common;
-use common::{cpu_secs, env_u64, env_usize, peak_mib, reset_peak};
+use common::{
+    cpu_secs, env_u64, env_usize, peak_mib, reset_peak, shopify_source, shopify_unlimited,
+    store_history,
+};
 
 fn main() -> anyhow::Result<()> {
     lockstep::alloc::tune();
@@ -31,14 +31,7 @@ fn main() -> anyhow::Result<()> {
         let mut cfg = SandboxConfig::default();
         cfg.generator.customers = env_usize("LOCKSTEP_BENCH_CUSTOMERS", 100_000);
         cfg.generator.orders = env_usize("LOCKSTEP_BENCH_ORDERS", 1_000_000);
-        cfg.shopify.bucket.size = 0; // limits off
-        cfg.shopify.graphql.maximum_available = 1e9;
-        cfg.shopify.graphql.restore_rate = 1e9;
-        // A job's queueing and finishing steps, not its rendering, which is real work.
-        cfg.shopify.bulk_step = Duration::from_millis(10);
-        // Results are downloaded as soon as they are ready; older ones need not stay in
-        // this process's memory.
-        cfg.shopify.bulk_keep_results = 4;
+        shopify_unlimited(&mut cfg); // limits off
         let bulk = env_u64("LOCKSTEP_BENCH_PAGING", 0) == 0;
         let t = Instant::now();
         let handle = Sandbox::start(cfg.clone()).await?;
@@ -52,21 +45,8 @@ fn main() -> anyhow::Result<()> {
 
         let dir = tempfile::tempdir()?;
         let warehouse = Warehouse::open(Location::parse("file://./wh", dir.path())?, &BTreeMap::new())?;
-        let token = Secret::from_value("SHOPIFY_ACCESS_TOKEN", &handle.credentials.shopify_access_token);
-        let client = Client::new("shopify source 'shop'".into(), handle.base_url.clone(), "2026-07".into(), token)?;
-        let source = ShopifySource::new("shop", client).with_polling(Polling {
-            first: Duration::from_millis(5),
-            max: Duration::from_millis(50),
-            ..Polling::default()
-        });
-        let options = backfill::Options {
-            // The generated store's history: two years before 2026-06-01.
-            from: chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")?.to_utc(),
-            to: chrono::DateTime::parse_from_rfc3339("2026-07-01T00:00:00Z")?.to_utc(),
-            window: chrono::Duration::days(30),
-            min_window: chrono::Duration::hours(1),
-            bulk,
-        };
+        let source = shopify_source(&handle)?;
+        let options = store_history(bulk)?;
         let cpu = cpu_secs();
         let t = Instant::now();
         let reports = run(&warehouse, &source, Some("orders"), Mode::Backfill(options)).await?;

@@ -16,12 +16,10 @@
 //! edits need no recompile).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use lockstep::config::{Project, Secret};
+use lockstep::config::Project;
 use lockstep::connectors::shopify::rest::{Resource, unit};
-use lockstep::connectors::shopify::{Client, Polling, ShopifySource};
-use lockstep::extract::backfill;
 use lockstep::extract::columns::{Stamp, to_batch};
 use lockstep::extract::run::{Mode, run as extract};
 use lockstep::extract::{EntitySchema, incremental};
@@ -31,7 +29,7 @@ use lockstep::warehouse::{TableName, Warehouse};
 use serde_json::Value;
 
 mod common;
-use common::{env_usize, peak_mib, reset_peak};
+use common::{env_usize, peak_mib, reset_peak, shopify_source, shopify_unlimited, store_history};
 
 /// Land `records` of `resource` into `raw_shop.*`, one append per entity.
 async fn land(
@@ -93,29 +91,8 @@ async fn land_shop(
     });
     land(warehouse, Resource::Products, products).await?;
     land(warehouse, Resource::InventoryLevels, inventory).await?;
-    let token = Secret::from_value(
-        "SHOPIFY_ACCESS_TOKEN",
-        &handle.credentials.shopify_access_token,
-    );
-    let client = Client::new(
-        "shopify source 'shop'".into(),
-        handle.base_url.clone(),
-        "2026-07".into(),
-        token,
-    )?;
-    let source = ShopifySource::new("shop", client).with_polling(Polling {
-        first: Duration::from_millis(5),
-        max: Duration::from_millis(50),
-        ..Polling::default()
-    });
-    let options = backfill::Options {
-        // The generated store's history: two years before 2026-06-01.
-        from: chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")?.to_utc(),
-        to: chrono::DateTime::parse_from_rfc3339("2026-07-01T00:00:00Z")?.to_utc(),
-        window: chrono::Duration::days(30),
-        min_window: chrono::Duration::hours(1),
-        bulk: true,
-    };
+    let source = shopify_source(handle)?;
+    let options = store_history(true)?;
     let mut landed = 0;
     for stream in ["orders", "customers"] {
         let t = Instant::now();
@@ -156,11 +133,7 @@ async fn prepare(warehouse: &Warehouse, orders: usize, customers: usize) -> anyh
     let mut cfg = SandboxConfig::default();
     cfg.generator.customers = customers;
     cfg.generator.orders = orders;
-    cfg.shopify.bucket.size = 0;
-    cfg.shopify.graphql.maximum_available = 1e9;
-    cfg.shopify.graphql.restore_rate = 1e9;
-    cfg.shopify.bulk_step = Duration::from_millis(10);
-    cfg.shopify.bulk_keep_results = 4;
+    shopify_unlimited(&mut cfg);
     cfg.hubspot.requests_per_10s = 0;
     cfg.klaviyo.burst_scale = 0.0;
     cfg.klaviyo.steady_scale = 0.0;

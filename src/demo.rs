@@ -178,17 +178,7 @@ pub async fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     cfg.generator.customers = options.customers;
     cfg.generator.orders = options.orders;
     let sandbox = Sandbox::start(cfg).await?;
-    let creds = &sandbox.credentials;
-    let base = sandbox.base_url.clone();
-    let mut sources: Vec<Box<dyn Source>> = vec![Box::new(shopify::ShopifySource::new(
-        "shop",
-        shopify::Client::new(
-            "shopify source 'shop'".into(),
-            base.clone(),
-            "2026-07".into(),
-            Secret::from_value("SHOPIFY_ACCESS_TOKEN", &creds.shopify_access_token),
-        )?,
-    ))];
+    let mut sources: Vec<Box<dyn Source>> = vec![Box::new(sandbox_shopify_source(&sandbox)?)];
     sources.extend(sandbox_crm_sources(&sandbox)?);
     let mut extracted = Vec::new();
     for source in &sources {
@@ -235,7 +225,7 @@ pub async fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
         let truth = table("models", PROFILES_MODEL)?;
         fidelity_before =
             Some(crate::audit::measure(&warehouse, &crm, &truth, "before sync").await?);
-        let targets = demo_syncs(&base, creds)?;
+        let targets = demo_syncs(&sandbox.base_url, &sandbox.credentials)?;
         for (spec, dest) in &targets {
             let outcome =
                 crate::sink::sync(&project, &warehouse, spec, dest.clone(), Default::default())
@@ -356,6 +346,25 @@ fn demo_syncs(base: &str, creds: &crate::sandbox::Credentials) -> Result<Vec<Tar
         klaviyo_spec.clone(),
     ));
     Ok(vec![(hubspot_spec, hubspot), (klaviyo_spec, klaviyo)])
+}
+
+/// The Shopify source of a running sandbox, named `shop` as in the demo project
+/// (also used by the benches).
+pub fn sandbox_shopify_source(
+    sandbox: &crate::sandbox::SandboxHandle,
+) -> Result<shopify::ShopifySource, crate::extract::ExtractError> {
+    Ok(shopify::ShopifySource::new(
+        "shop",
+        shopify::Client::new(
+            "shopify source 'shop'".into(),
+            sandbox.base_url.clone(),
+            "2026-07".into(),
+            Secret::from_value(
+                "SHOPIFY_ACCESS_TOKEN",
+                &sandbox.credentials.shopify_access_token,
+            ),
+        )?,
+    ))
 }
 
 /// The HubSpot and Klaviyo sources of a running sandbox, named `hubspot` and

@@ -58,3 +58,43 @@ pub fn env_u64(name: &str, default: u64) -> u64 {
 pub fn env_usize(name: &str, default: usize) -> usize {
     env_u64(name, default as u64) as usize
 }
+
+/// Shopify's limits off in the sandbox, for benches that backfill through Bulk
+/// Operations as fast as the machine allows.
+pub fn shopify_unlimited(cfg: &mut lockstep::sandbox::SandboxConfig) {
+    cfg.shopify.bucket.size = 0;
+    cfg.shopify.graphql.maximum_available = 1e9;
+    cfg.shopify.graphql.restore_rate = 1e9;
+    // A job's queueing and finishing steps, not its rendering, which is real work.
+    cfg.shopify.bulk_step = std::time::Duration::from_millis(10);
+    // Results are downloaded as soon as they are ready; older ones need not stay in
+    // this process's memory.
+    cfg.shopify.bulk_keep_results = 4;
+}
+
+/// The sandbox's Shopify as a source, polling bulk jobs every few milliseconds.
+pub fn shopify_source(
+    handle: &lockstep::sandbox::SandboxHandle,
+) -> anyhow::Result<lockstep::connectors::shopify::ShopifySource> {
+    use lockstep::connectors::shopify::Polling;
+    use std::time::Duration;
+    Ok(
+        lockstep::demo::sandbox_shopify_source(handle)?.with_polling(Polling {
+            first: Duration::from_millis(5),
+            max: Duration::from_millis(50),
+            ..Polling::default()
+        }),
+    )
+}
+
+/// A backfill over the generated store's whole history (two years before
+/// 2026-06-01) in 30-day windows.
+pub fn store_history(bulk: bool) -> anyhow::Result<lockstep::extract::backfill::Options> {
+    Ok(lockstep::extract::backfill::Options {
+        from: chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")?.to_utc(),
+        to: chrono::DateTime::parse_from_rfc3339("2026-07-01T00:00:00Z")?.to_utc(),
+        window: chrono::Duration::days(30),
+        min_window: chrono::Duration::hours(1),
+        bulk,
+    })
+}
