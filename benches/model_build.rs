@@ -93,17 +93,17 @@ async fn land_shop(
     land(warehouse, Resource::InventoryLevels, inventory).await?;
     let source = shopify_source(handle)?;
     let options = store_history(true)?;
-    let mut landed = 0;
-    for stream in ["orders", "customers"] {
+    let source = &source;
+    let backfill = |stream: &'static str| async move {
         let t = Instant::now();
-        let reports = extract(warehouse, &source, Some(stream), Mode::Backfill(options)).await?;
+        let reports = extract(warehouse, source, Some(stream), Mode::Backfill(options)).await?;
         let rows = reports.first().map(|r| r.rows.clone()).unwrap_or_default();
         println!("backfilled {rows:?} in {:.1}s", t.elapsed().as_secs_f64());
-        if stream == "orders" {
-            landed = usize::try_from(rows.get("orders").copied().unwrap_or(0))?;
-        }
-    }
-    Ok(landed)
+        anyhow::Ok(rows)
+    };
+    let orders = backfill("orders").await?;
+    backfill("customers").await?;
+    Ok(usize::try_from(orders.get("orders").copied().unwrap_or(0))?)
 }
 
 /// Marker written once a directory holds a fully landed warehouse.

@@ -358,7 +358,7 @@ pub fn sandbox_shopify_source(
         shopify::Client::new(
             "shopify source 'shop'".into(),
             sandbox.base_url.clone(),
-            "2026-07".into(),
+            shopify::DEFAULT_API_VERSION.into(),
             Secret::from_value(
                 "SHOPIFY_ACCESS_TOKEN",
                 &sandbox.credentials.shopify_access_token,

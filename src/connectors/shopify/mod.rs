@@ -19,6 +19,9 @@ pub use bulk::{BulkStream, Polling};
 pub use client::Client;
 pub use rest::{Resource, RestStream};
 
+/// The Admin API version requested when a source's config names none.
+pub const DEFAULT_API_VERSION: &str = "2026-07";
+
 /// A configured Shopify store.
 pub struct ShopifySource {
     name: String,
@@ -44,7 +47,10 @@ impl ShopifySource {
             Some(url) => url.0.clone(),
             None => format!("https://{shop}.myshopify.com"),
         };
-        let version = cfg.api_version.clone().unwrap_or_else(|| "2026-07".into());
+        let version = cfg
+            .api_version
+            .clone()
+            .unwrap_or_else(|| DEFAULT_API_VERSION.into());
         let client = Client::new(format!("shopify source '{name}'"), base, version, token)?;
         Ok(ShopifySource::new(name, client))
     }
