@@ -28,7 +28,7 @@ use lockstep::diff::{Mapped, Mode, Plan, SyncSpec, baseline, diff, plan};
 use lockstep::warehouse::{Location, TableName, Warehouse};
 
 mod common;
-use common::{env_u64, peak_mib, reset_peak};
+use common::{env_u64, peak_mib, reset_peak, run_child};
 
 const COLUMNS: [&str; 12] = [
     "email",
@@ -221,12 +221,8 @@ async fn peer_file(path: &str) -> anyhow::Result<Vec<RecordBatch>> {
 }
 
 /// Run the diff in a child process over the warehouse prepared under `root`.
-fn run_child(root: &std::path::Path) -> anyhow::Result<()> {
-    let status = std::process::Command::new(std::env::current_exe()?)
-        .env("LOCKSTEP_BENCH_DIFF_WAREHOUSE", root)
-        .status()?;
-    anyhow::ensure!(status.success(), "the diff process failed: {status}");
-    Ok(())
+fn run_diff_child(root: &std::path::Path) -> anyhow::Result<()> {
+    run_child("LOCKSTEP_BENCH_DIFF_WAREHOUSE", root)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -260,7 +256,7 @@ fn main() -> anyhow::Result<()> {
         if prepared.is_none() {
             if keep.as_ref().is_some_and(|k| k.join("prepared").exists()) {
                 println!("prepared: reusing {}", parent_root.display());
-                return run_child(parent_root);
+                return run_diff_child(parent_root);
             }
             let p1 = std::env::var("LOCKSTEP_BENCH_P1_DIR").ok();
             let n = env_u64("LOCKSTEP_BENCH_ROWS", 10_000_000);
@@ -280,7 +276,7 @@ fn main() -> anyhow::Result<()> {
                 t.elapsed().as_secs_f64()
             );
             std::fs::write(parent_root.join("prepared"), "")?;
-            return run_child(parent_root);
+            return run_diff_child(parent_root);
         }
         reset_peak();
         let t = Instant::now();

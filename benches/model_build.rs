@@ -7,8 +7,8 @@
 //! backfilled from the sandbox through Bulk Operations over HTTP (products and
 //! inventory rendered as REST JSON and unrolled by `rest::unit`); HubSpot contacts
 //! and Klaviyo profiles are extracted from the sandbox over HTTP.
-//! The peak-RSS high-water mark is reset once the data is landed and the sandbox's
-//! store dropped, so the figure covers the build.
+//! Once the data is landed, the build runs in a child process over the prepared
+//! warehouse, so the peak-RSS figure covers the build alone.
 //! Run: `cargo bench --bench model_build`. Targets: ≤ 5 s at 1M, ≤ 50 s at 10M.
 //! With `LOCKSTEP_BENCH_MODEL_DIR=/some/dir` the project and warehouse are kept
 //! there: the first run prepares them, later runs only build (the models are read
@@ -29,7 +29,10 @@ use lockstep::warehouse::{TableName, Warehouse};
 use serde_json::Value;
 
 mod common;
-use common::{env_usize, peak_mib, reset_peak, shopify_source, shopify_unlimited, store_history};
+use common::{
+    cpu_secs, env_usize, peak_mib, reset_peak, rss_mib, run_child, shopify_source,
+    shopify_unlimited, store_history,
+};
 
 /// Land `records` of `resource` into `raw_shop.*`, one append per entity.
 async fn land(
@@ -224,6 +227,56 @@ async fn explain(project: &Project, warehouse: &Warehouse, names: &str) -> anyho
     Ok(())
 }
 
+/// `LOCKSTEP_BENCH_TIMELINE=1`: print each model's start and end as they happen,
+/// with the seconds since the build started, the CPU used so far, the RSS now and
+/// the highest RSS sampled (every 50 ms) since the previous line: where the build's
+/// time and memory go when two models run at once.
+struct Timeline {
+    t0: Instant,
+    cpu0: f64,
+    peak: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Timeline {
+    fn start() -> Self {
+        use std::sync::atomic::Ordering;
+        let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sampled = peak.clone();
+        std::thread::spawn(move || {
+            loop {
+                sampled.fetch_max(rss_mib() as u64, Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
+        let (u, s) = cpu_secs();
+        Timeline {
+            t0: Instant::now(),
+            cpu0: u + s,
+            peak,
+        }
+    }
+
+    fn event(&mut self, event: &lockstep::model::RunEvent<'_>) {
+        use lockstep::model::RunEvent;
+        let what = match event {
+            RunEvent::Started { model, .. } => format!("start {model}"),
+            RunEvent::Finished(r) => format!("done  {} ({:.2}s)", r.model, r.seconds),
+        };
+        let (u, s) = cpu_secs();
+        let rss = rss_mib();
+        let peak = self
+            .peak
+            .swap(rss as u64, std::sync::atomic::Ordering::Relaxed);
+        eprintln!(
+            "[{:7.2}s cpu {:7.2}s rss {:6.0} MiB peak-since {:6} MiB] {what}",
+            self.t0.elapsed().as_secs_f64(),
+            u + s - self.cpu0,
+            rss,
+            peak.max(rss as u64)
+        );
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     lockstep::alloc::tune();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -259,13 +312,22 @@ fn main() -> anyhow::Result<()> {
             Err(_) => {
                 let landed = prepare(&warehouse, orders, customers).await?;
                 std::fs::write(&marker, format!("{landed} {customers}\n"))?;
-                (landed, customers)
+                // The build runs in a process of its own: at 10M orders, what the
+                // sandbox's store and the landing left mapped in this heap (~18 GB)
+                // and the build's peak do not fit in the machine together.
+                return run_child("LOCKSTEP_BENCH_MODEL_DIR", &dir);
             }
         };
 
         reset_peak();
         let t = Instant::now();
-        let report = lockstep::model::run(&project, &warehouse, &[], &mut |_| {}).await?;
+        let mut timeline = std::env::var_os("LOCKSTEP_BENCH_TIMELINE").map(|_| Timeline::start());
+        let report = lockstep::model::run(&project, &warehouse, &[], &mut |event| {
+            if let Some(t) = timeline.as_mut() {
+                t.event(&event);
+            }
+        })
+        .await?;
         let secs = t.elapsed().as_secs_f64();
         let peak = peak_mib();
         println!("model_build: {} models over {landed} orders / {customers} customers in {secs:.2}s; peak RSS {peak:.0} MiB", report.models.len());

@@ -10,13 +10,23 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Peak resident set size of this process in MiB (`VmHWM`, Linux); 0 elsewhere.
 pub fn peak_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// A `/proc/self/status` line's size in MiB; 0 where there is none.
+fn status_mib(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            let line = s.lines().find(|l| l.starts_with(key))?.to_string();
             line.split_whitespace().nth(1)?.parse::<f64>().ok()
         })
         .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Resident set size of this process now in MiB (`VmRSS`, Linux); 0 elsewhere.
+pub fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
 }
 
 /// Reset the peak-RSS high-water mark so the next reading covers only what follows.
@@ -44,6 +54,17 @@ pub fn cpu_secs() -> (f64, f64) {
     };
     // utime and stime are fields 14 and 15; after the `)` they are the 12th and 13th.
     (ticks(11), ticks(12))
+}
+
+/// Run this bench again in a child process with `key` set to `dir` (where this
+/// process prepared the data), so what is measured there has a heap of its own, not
+/// what preparing left in this one (mimalloc keeps freed pages mapped for reuse).
+pub fn run_child(key: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .env(key, dir)
+        .status()?;
+    anyhow::ensure!(status.success(), "the measured process failed: {status}");
+    Ok(())
 }
 
 /// A size knob: `name` parsed as an integer, else `default`.
