@@ -642,7 +642,10 @@ async fn finance_daily_books_refunds_on_their_date_and_skips_test_and_voided() {
 async fn one_person_under_many_identifiers_is_one_golden_customer() {
     let (_tmp, project, wh) = built().await;
     let ann = rows(&project, &wh,
-        "SELECT node, golden_id = 'g_' || substr(md5('c:shop:501'), 1, 16) FROM identity_graph WHERE node IN ('c:shop:501', 'e:annsmith@gmail.com', 'o:shop:1001', 'o:shop:1003', 'o:shop:1006', 'h:hubspot:9001', 'k:klaviyo:01ABC', 'e:x7kq2@privaterelay.appleid.com', 'p:+14155552671') ORDER BY node").await;
+        "SELECT node, golden_id = 'g_' || substr(md5('c:shop:501'), 1, 16) FROM identity_graph WHERE node IN ('c:shop:501', 'e:annsmith@gmail.com', 'o:shop:1001', 'o:shop:1003', 'o:shop:1006', 'h:hubspot:9001', 'k:klaviyo:01ABC', 'e:x7kq2@privaterelay.appleid.com', 'p:+14155552671')
+         UNION ALL
+         SELECT 'order ' || CAST(order_id AS VARCHAR), golden_id = 'g_' || substr(md5('c:shop:501'), 1, 16) FROM order_golden_ids WHERE order_id IN (1001, 1003, 1006)
+         ORDER BY 1").await;
     assert_eq!(
         table(&ann),
         vec![
@@ -651,15 +654,19 @@ async fn one_person_under_many_identifiers_is_one_golden_customer() {
             "e:x7kq2@privaterelay.appleid.com | true",
             "h:hubspot:9001 | true",
             "k:klaviyo:01ABC | true",
-            "o:shop:1001 | true",
-            "o:shop:1003 | true",
+            // The guest checkout is a node of its own; Ann's store orders are hers
+            // through her customer node.
             "o:shop:1006 | true",
+            "order 1001 | true",
+            "order 1003 | true",
+            "order 1006 | true",
             "p:+14155552671 | true",
         ]
     );
     // Test orders are no identity evidence; the old email of a superseded version is gone.
     let absent = rows(&project, &wh,
-        "SELECT count(*) FROM identity_graph WHERE node IN ('o:shop:1004', 'e:old.ann@example.com')").await;
+        "SELECT (SELECT count(*) FROM identity_graph WHERE node IN ('o:shop:1004', 'e:old.ann@example.com'))
+              + (SELECT count(*) FROM order_golden_ids WHERE order_id = 1004)").await;
     assert_eq!(table(&absent), vec!["0"]);
     let golden = rows(&project, &wh,
         "SELECT component_id, email, email_canonical, phone_e164, first_name, primary_tag, store_customer_id, store_customers, source_records FROM golden_customers ORDER BY component_id").await;
@@ -884,8 +891,8 @@ async fn sandbox_store_finance_daily_equals_totals_from_the_raw_json() {
         &wh,
         "WITH person_orders AS (
            SELECT g.golden_id, count(*) AS orders, count(o.customer_id) AS with_customer
-           FROM identity_graph g
-           JOIN stg_shop_orders o ON g.node = 'o:shop:' || CAST(o.order_id AS VARCHAR)
+           FROM order_golden_ids g
+           JOIN stg_shop_orders o ON g.order_id = o.order_id
            WHERE NOT o.is_test GROUP BY g.golden_id
          ), simple AS (
            SELECT gc.golden_id, gc.store_customer_id FROM golden_customers gc
