@@ -40,10 +40,12 @@ pub async fn run(project: &Path, args: SqlArgs) -> anyhow::Result<()> {
     }
     let project = Project::load(project)?;
     let warehouse = Warehouse::for_project(&project)?;
-    let ctx = warehouse.session().await?;
-    // The model functions (canonical_email, e164, connected_components, ...) work in
-    // ad-hoc queries too.
-    crate::model::udf::register(&ctx, &crate::model::udf::Settings::of(&project));
+    // The session models run in: their functions (canonical_email, e164,
+    // connected_components, ...) and planner rules, so an ad-hoc query (or an
+    // EXPLAIN ANALYZE of a model's SQL) runs as it would in `lockstep run` — the
+    // staging dedupe idiom took 9 s at 1M orders in a plain session, 0.2 s here.
+    let ctx =
+        crate::model::session::open(&warehouse, &crate::model::udf::Settings::of(&project)).await?;
     let batches = crate::query::run(&ctx, &query)
         .await
         .map_err(|e| anyhow::anyhow!("query:{e}"))?;

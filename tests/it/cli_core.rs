@@ -137,6 +137,23 @@ async fn status_reports_versions_rows_and_commit_times() {
 }
 
 #[test]
+fn sql_plans_queries_as_model_builds_do() {
+    // The staging dedupe idiom gets the model session's row numbering, and the
+    // model functions are there.
+    let (_tmp, dir) = support::project("");
+    let plan = support::stdout_ok(&lockstep(
+        &dir,
+        &[
+            "sql",
+            "--csv",
+            "EXPLAIN SELECT x, e164(p, 'US') FROM (SELECT x, p, row_number() OVER (PARTITION BY x ORDER BY y DESC) AS rn \
+             FROM (VALUES (1, 2, '(415) 555-2671'), (1, 3, NULL)) t(x, y, p)) WHERE rn = 1",
+        ],
+    ));
+    assert!(plan.contains("SortedRowNumberExec"), "{plan}");
+}
+
+#[test]
 fn sql_reads_stdin_and_locates_errors() {
     let (_tmp, dir) = support::project("");
     let mut child = Command::new(support::lockstep_bin())
