@@ -17,6 +17,7 @@ pub mod identity;
 pub mod min_by;
 pub mod phone;
 mod phone_fast;
+mod phone_patterns;
 pub mod settings;
 
 use std::sync::Arc;

@@ -1,23 +1,23 @@
 //! The fast path of `e164` for numbers already written in E.164 (`+` then digits,
 //! what stores and CRMs mostly hold). It follows, step for step, what
 //! `phonenumber::parse` and `PhoneNumber::is_valid` do with such a string, and
-//! reads the same metadata, but matches the metadata's patterns with regexes
-//! compiled once per thread: the crate looks every pattern up by its source text
-//! in one process-wide LRU cache of 100 compiled regexes behind a mutex, which the
-//! NANP regions alone overflow, so it recompiles patterns, hashes kilobyte-long
-//! sources and serializes threads on every number (~50–180 µs a number).
+//! reads the same metadata, but matches the metadata's patterns with regexes it
+//! compiles itself, once per thread ([`super::phone_patterns`], which also joins
+//! them so that a number costs a handful of searches, not dozens): the crate
+//! looks every pattern up by its source text in one process-wide LRU cache of 100
+//! compiled regexes behind a mutex, which the NANP regions alone overflow, so it
+//! recompiles patterns, hashes kilobyte-long sources and serializes threads on
+//! every number (~50–180 µs a number).
 //!
 //! Whenever the crate would do something this path does not reproduce (an
 //! international dialling prefix after the `+`, a national prefix to strip, a
 //! leading zero), [`parse_plus_digits`] answers `Fallback` and the caller asks the
 //! crate. The unit tests compare both over many inputs.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
 use phonenumber::country;
-use phonenumber::metadata::{DATABASE, Descriptor, Metadata};
-use regex::Regex;
+use phonenumber::metadata::DATABASE;
+
+use super::phone_patterns::{Found, Tables, with_tables};
 
 /// What the fast path concluded about a number.
 #[derive(Debug, PartialEq, Eq)]
@@ -35,11 +35,23 @@ const MAX_NATIONAL: usize = 16;
 /// Parse and validate `raw` (already trimmed) as `phonenumber` would, read with
 /// default region `region`, when `raw` is `+` followed by ASCII digits.
 pub fn parse_plus_digits(raw: &str, region: Option<country::Id>) -> Fast {
+    with_tables(|tables| parse(tables, raw, region)).unwrap_or(Fast::Fallback)
+}
+
+fn parse(tables: &Tables, raw: &str, region: Option<country::Id>) -> Fast {
     // A region the crate knows but holds no metadata for still counts as given.
-    let region_meta = region.and_then(|id| DATABASE.by_id(id.as_ref()));
+    let region_meta = match region.and_then(|id| DATABASE.by_id(id.as_ref())) {
+        Some(meta) => match tables.patterns(meta) {
+            Some(patterns) => Some(patterns),
+            // Every metadata has its patterns; should one not, the crate decides.
+            None => return Fast::Fallback,
+        },
+        None => None,
+    };
     let Some(digits) = raw.strip_prefix('+') else {
         return Fast::Fallback;
     };
+    // Also what lets the patterns be compiled for ASCII only.
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Fast::Fallback;
     }
@@ -53,18 +65,13 @@ pub fn parse_plus_digits(raw: &str, region: Option<country::Id>) -> Fast {
     }
     // After a plus the crate strips the region's international dialling prefix
     // when it starts the digits (`+011…` read in the US).
-    if let Some(idd) = region_meta.and_then(Metadata::international_prefix)
-        && prefix_match(idd.as_str(), digits)
-    {
+    if region_meta.is_some_and(|meta| meta.idd_starts(digits)) {
         return Fast::Fallback;
     }
     // The first 1-, 2- then 3-digit prefix that is a known country code.
     let Some((code, national)) = (1..=3).find_map(|len| {
         let code: u16 = digits[..len].parse().ok()?;
-        DATABASE
-            .by_code(&code)
-            .is_some()
-            .then(|| (code, &digits[len..]))
+        tables.is_code(code).then(|| (code, &digits[len..]))
     }) else {
         return Fast::Done(None);
     };
@@ -74,121 +81,34 @@ pub fn parse_plus_digits(raw: &str, region: Option<country::Id>) -> Fast {
     if national.starts_with('0') || national.len() > MAX_NATIONAL {
         return Fast::Fallback;
     }
+    // Both the national-prefix check (without a default region) and validation
+    // read this metadata: look it up once.
+    let found = tables.metadata_for(code, national);
     // The crate strips a national prefix using the default region's metadata (or,
     // without one, the metadata of the number's region): only numbers that give it
     // nothing to strip are handled here.
     let meta = match region {
         Some(_) => region_meta,
-        None => metadata_for(code, national),
+        None => found.as_ref().map(|found| found.meta),
     };
     if let Some(meta) = meta {
-        let strips = match meta.national_prefix_for_parsing() {
-            Some(parsing) => prefix_match(parsing.as_str(), national),
-            None => false,
-        };
         let has_prefix = meta
+            .meta
             .national_prefix()
             .is_some_and(|p| national.starts_with(p));
-        if strips || has_prefix {
+        if has_prefix || meta.national_prefix_starts(national) {
             return Fast::Fallback;
         }
     }
-    let valid = metadata_for(code, national).is_some_and(|meta| has_type(meta, national));
+    let valid = found.is_some_and(|Found { meta, typed }| typed || meta.has_type(national));
     Fast::Done(valid.then(|| format!("+{code}{national}")))
-}
-
-/// The metadata `is_valid` checks a number against: the only region of its
-/// country code, or the first of a shared code's regions (NANP: US, CA, the
-/// Caribbean…) whose leading digits, or else whose number types, match.
-fn metadata_for(code: u16, national: &str) -> Option<&'static Metadata> {
-    let regions = DATABASE.region(&code)?;
-    if let [only] = regions.as_slice() {
-        return if *only == "001" {
-            DATABASE.by_code(&code)?.into_iter().next()
-        } else {
-            // The crate goes through `country::Id`; an id it does not know is no region.
-            only.parse::<country::Id>().ok()?;
-            DATABASE.by_id(*only)
-        };
-    }
-    for region in regions {
-        let meta = DATABASE.by_id(region)?;
-        let found = match meta.leading_digits() {
-            Some(pattern) => prefix_match(pattern.as_str(), national),
-            None => has_type(meta, national),
-        };
-        if found {
-            region.parse::<country::Id>().ok()?;
-            return Some(meta);
-        }
-    }
-    None
-}
-
-/// Whether `national` is some type of number of `meta` (the crate's `number_type`
-/// is not `Unknown`): it matches the general pattern and one of the types'.
-fn has_type(meta: &'static Metadata, national: &str) -> bool {
-    let d = meta.descriptors();
-    if !descriptor_match(d.general(), national) {
-        return false;
-    }
-    [
-        d.premium_rate(),
-        d.toll_free(),
-        d.shared_cost(),
-        d.voip(),
-        d.personal_number(),
-        d.pager(),
-        d.uan(),
-        d.voicemail(),
-        d.fixed_line(),
-        d.mobile(),
-    ]
-    .into_iter()
-    .flatten()
-    .any(|desc| descriptor_match(desc, national))
-}
-
-/// The crate's `Descriptor::is_match`: a possible length (when listed), and the
-/// pattern matching from the first digit.
-fn descriptor_match(desc: &'static Descriptor, national: &str) -> bool {
-    let lengths = desc.possible_length();
-    if !lengths.is_empty() && !lengths.contains(&(national.len() as u16)) {
-        return false;
-    }
-    prefix_match(desc.national_number().as_str(), national)
-}
-
-thread_local! {
-    /// Each metadata pattern compiled anchored at the start, keyed by the address
-    /// and length of its source text (the metadata lives in a static for the
-    /// process, so the address names the pattern without hashing kilobytes).
-    static COMPILED: RefCell<HashMap<(usize, usize), Option<Regex>>> = RefCell::new(HashMap::new());
-}
-
-/// Whether `pattern` matches `text` starting at its first character, which is
-/// what the crate tests (`find(text)` starting at 0: the leftmost match starts at
-/// 0 exactly when some match does). A pattern that fails to compile matches
-/// nothing (the crate would panic on it; its metadata has none).
-fn prefix_match(pattern: &'static str, text: &str) -> bool {
-    let key = (pattern.as_ptr() as usize, pattern.len());
-    COMPILED.with(|compiled| {
-        let mut compiled = compiled.borrow_mut();
-        let re = compiled.entry(key).or_insert_with(|| {
-            // The crate compiles metadata patterns with `ignore_whitespace`.
-            regex::RegexBuilder::new(&format!("^(?:{pattern})"))
-                .ignore_whitespace(true)
-                .build()
-                .ok()
-        });
-        re.as_ref().is_some_and(|re| re.is_match(text))
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::udf::phone::e164_crate;
+    use phonenumber::metadata::Descriptor;
 
     /// Country codes to build numbers from: NANP (with Caribbean area codes below),
     /// the generator's countries, shared and non-geographic codes, codes whose
