@@ -10,14 +10,14 @@
 //! every number (~50–180 µs a number).
 //!
 //! Whenever the crate would do something this path does not reproduce (an
-//! international dialling prefix after the `+`, a national prefix to strip, a
-//! leading zero), [`parse_plus_digits`] answers `Fallback` and the caller asks the
-//! crate. The unit tests compare both over many inputs.
+//! international dialling prefix after the `+`, a national prefix rewritten by a
+//! transform rule, a leading zero), [`parse_plus_digits`] answers `Fallback` and
+//! the caller asks the crate. The unit tests compare both over many inputs.
 
 use phonenumber::country;
 use phonenumber::metadata::DATABASE;
 
-use super::phone_patterns::{Found, Tables, with_tables};
+use super::phone_patterns::{Found, Meta, Tables, with_tables};
 
 /// What the fast path concluded about a number.
 #[derive(Debug, PartialEq, Eq)]
@@ -81,27 +81,86 @@ fn parse(tables: &Tables, raw: &str, region: Option<country::Id>) -> Fast {
     if national.starts_with('0') || national.len() > MAX_NATIONAL {
         return Fast::Fallback;
     }
-    // Both the national-prefix check (without a default region) and validation
+    // Both the national-prefix stripping (without a default region) and validation
     // read this metadata: look it up once.
     let found = tables.metadata_for(code, national);
     // The crate strips a national prefix using the default region's metadata (or,
-    // without one, the metadata of the number's region): only numbers that give it
-    // nothing to strip are handled here.
+    // without one, the metadata of the number's region), even after a `+`: read
+    // in the US, `+49 151…` loses its `1`. Its answer is reproduced here, except
+    // for regions that rewrite the number (a transform rule), which it is asked.
     let meta = match region {
         Some(_) => region_meta,
         None => found.as_ref().map(|found| found.meta),
     };
-    if let Some(meta) = meta {
-        let has_prefix = meta
-            .meta
-            .national_prefix()
-            .is_some_and(|p| national.starts_with(p));
-        if has_prefix || meta.national_prefix_starts(national) {
-            return Fast::Fallback;
-        }
+    let stripped = match meta.map(|meta| strip_national_prefix(meta, national)) {
+        None | Some(Strip::Kept) => national,
+        Some(Strip::To(stripped)) => stripped,
+        Some(Strip::AskTheCrate) => return Fast::Fallback,
+    };
+    if stripped == national {
+        let valid = found.is_some_and(|Found { meta, typed }| typed || meta.has_type(national));
+        return Fast::Done(valid.then(|| format!("+{code}{national}")));
     }
-    let valid = found.is_some_and(|Found { meta, typed }| typed || meta.has_type(national));
-    Fast::Done(valid.then(|| format!("+{code}{national}")))
+    // The crate's shortest national number; it keeps a stripped number's leading
+    // zeros apart, which this path does not reproduce.
+    if stripped.len() < 2 {
+        return Fast::Done(None);
+    }
+    if stripped.starts_with('0') {
+        return Fast::Fallback;
+    }
+    let valid = tables
+        .metadata_for(code, stripped)
+        .is_some_and(|Found { meta, typed }| typed || meta.has_type(stripped));
+    Fast::Done(valid.then(|| format!("+{code}{stripped}")))
+}
+
+/// What the crate's parser does to a national number with a region's national
+/// prefix.
+enum Strip<'a> {
+    /// Nothing to strip, or what was left would be too short for the region.
+    Kept,
+    /// The number without its prefix.
+    To(&'a str),
+    /// The region rewrites numbers (a transform rule): not reproduced here.
+    AskTheCrate,
+}
+
+/// `phonenumber::parse`'s prefix handling, step for step: the prefix pattern for
+/// parsing (or, without one, the national prefix) is cut off the front, then the
+/// national prefix once more, and the result is kept unless the region's general
+/// lengths say it is too short.
+fn strip_national_prefix<'a>(meta: &Meta, national: &'a str) -> Strip<'a> {
+    let region = meta.meta;
+    let prefix = region.national_prefix();
+    let mut rest = national;
+    if region.national_prefix_for_parsing().is_some() {
+        if let Some(end) = meta.national_prefix_end(rest) {
+            if region.national_prefix_transform_rule().is_some() {
+                return Strip::AskTheCrate;
+            }
+            rest = &rest[end..];
+        }
+    } else if let Some(p) = prefix {
+        rest = rest.strip_prefix(p).unwrap_or(rest);
+    }
+    if let Some(p) = prefix {
+        rest = rest.strip_prefix(p).unwrap_or(rest);
+    }
+    if rest.len() == national.len() {
+        return Strip::Kept;
+    }
+    let general = region.descriptors().general();
+    let len = rest.len() as u16;
+    let too_short = general
+        .possible_length()
+        .first()
+        .is_some_and(|min| len < *min && !general.possible_local_length().contains(&len));
+    if too_short {
+        Strip::Kept
+    } else {
+        Strip::To(rest)
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +292,35 @@ mod tests {
         assert!(fast * 10 >= total * 7, "fast path taken {fast} of {total}");
         // And it must see valid numbers, not only answer None.
         assert!(valid * 5 >= fast, "{valid} valid of {fast}");
+    }
+
+    #[test]
+    fn numbers_the_crate_strips_a_national_prefix_from_agree_with_it() {
+        // Read in the US (national prefix 1), a `+49 15…` mobile loses its `1`;
+        // the generator's German numbers all start so. Russia (8) and regions
+        // with a prefix pattern for parsing take the same path.
+        let mut rng = Lcg(11);
+        let (mut fast, mut total) = (0, 0);
+        for i in 0..4000 {
+            let code = ["49", "44", "33", "7", "1", "39", "61", "34", "55"][i % 9];
+            let lead = ["1", "8", "0", "15", "17"][rng.next(5) as usize];
+            let len = 5 + rng.next(9) as usize;
+            let raw = format!("+{code}{lead}{}", rng.digits(len));
+            let name = [Some("US"), Some("RU"), Some("GB"), Some("BR"), None][i % 5];
+            let region = name.and_then(|r| r.parse::<country::Id>().ok());
+            if let Fast::Done(result) = parse_plus_digits(&raw, region) {
+                assert_eq!(result, e164_crate(&raw, region), "{raw} in {name:?}");
+                fast += 1;
+            }
+            total += 1;
+        }
+        assert!(fast * 2 >= total, "fast path taken {fast} of {total}");
+        let us = "US".parse::<country::Id>().ok();
+        let german = "+4915123456789";
+        assert_eq!(
+            parse_plus_digits(german, us),
+            Fast::Done(e164_crate(german, us))
+        );
     }
 
     #[test]

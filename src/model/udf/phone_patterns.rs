@@ -243,10 +243,16 @@ impl Meta {
         starts(&self.idd, pattern, digits)
     }
 
-    /// Whether the pattern for national prefixes to strip starts `national`.
-    pub fn national_prefix_starts(&self, national: &str) -> bool {
+    /// Where the match of the pattern for national prefixes to strip ends, when
+    /// one starts `national`.
+    pub fn national_prefix_end(&self, national: &str) -> Option<usize> {
+        debug_assert!(national.is_ascii(), "patterns are compiled for ASCII text");
         let pattern = self.meta.national_prefix_for_parsing().map(|p| p.as_str());
-        starts(&self.national_prefix, pattern, national)
+        self.national_prefix
+            .get_or_init(|| anchored(pattern?))
+            .as_ref()?
+            .find(national)
+            .map(|m| m.end())
     }
 
     /// Whether `national` is some type of number of this region (the crate's
