@@ -220,10 +220,8 @@ async fn peer_file(path: &str) -> anyhow::Result<Vec<RecordBatch>> {
     Ok(out)
 }
 
-/// Run the diff in a child process over the warehouse prepared under `root`.
-fn run_diff_child(root: &std::path::Path) -> anyhow::Result<()> {
-    run_child("LOCKSTEP_BENCH_DIFF_WAREHOUSE", root)
-}
+/// Where the diff's child process finds the warehouse prepared for it.
+const PREPARED_ENV: &str = "LOCKSTEP_BENCH_DIFF_WAREHOUSE";
 
 fn main() -> anyhow::Result<()> {
     lockstep::alloc::tune();
@@ -238,7 +236,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         // The diff runs in a child process over the prepared warehouse, so its peak
         // memory is its own, not what preparing 2 × 10M rows left in this heap.
-        let prepared = std::env::var("LOCKSTEP_BENCH_DIFF_WAREHOUSE").ok();
+        let prepared = std::env::var(PREPARED_ENV).ok();
         let dir = tempfile::tempdir()?;
         let keep = std::env::var("LOCKSTEP_BENCH_DIFF_KEEP").ok().filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
         let parent_root = keep.as_deref().unwrap_or(dir.path());
@@ -256,7 +254,7 @@ fn main() -> anyhow::Result<()> {
         if prepared.is_none() {
             if keep.as_ref().is_some_and(|k| k.join("prepared").exists()) {
                 println!("prepared: reusing {}", parent_root.display());
-                return run_diff_child(parent_root);
+                return run_child(PREPARED_ENV, parent_root);
             }
             let p1 = std::env::var("LOCKSTEP_BENCH_P1_DIR").ok();
             let n = env_u64("LOCKSTEP_BENCH_ROWS", 10_000_000);
@@ -276,7 +274,7 @@ fn main() -> anyhow::Result<()> {
                 t.elapsed().as_secs_f64()
             );
             std::fs::write(parent_root.join("prepared"), "")?;
-            return run_diff_child(parent_root);
+            return run_child(PREPARED_ENV, parent_root);
         }
         reset_peak();
         let t = Instant::now();

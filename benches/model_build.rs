@@ -109,6 +109,10 @@ async fn land_shop(
     Ok(usize::try_from(orders.get("orders").copied().unwrap_or(0))?)
 }
 
+/// Where the project and warehouse are kept between runs (and where the child
+/// process that builds finds them).
+const MODEL_DIR_ENV: &str = "LOCKSTEP_BENCH_MODEL_DIR";
+
 /// Marker written once a directory holds a fully landed warehouse.
 const PREPARED: &str = ".prepared";
 
@@ -287,7 +291,7 @@ fn main() -> anyhow::Result<()> {
         let customers = env_usize("LOCKSTEP_BENCH_CUSTOMERS", 100_000);
         // LOCKSTEP_BENCH_MODEL_DIR keeps the prepared warehouse between runs: preparing
         // takes minutes, building seconds. The sizes are those it was prepared with.
-        let (_tmp, dir) = match std::env::var_os("LOCKSTEP_BENCH_MODEL_DIR") {
+        let (_tmp, dir) = match std::env::var_os(MODEL_DIR_ENV) {
             Some(d) => {
                 std::fs::create_dir_all(&d)?;
                 (None, std::path::PathBuf::from(d))
@@ -315,7 +319,7 @@ fn main() -> anyhow::Result<()> {
                 // The build runs in a process of its own: at 10M orders, what the
                 // sandbox's store and the landing left mapped in this heap (~18 GB)
                 // and the build's peak do not fit in the machine together.
-                return run_child("LOCKSTEP_BENCH_MODEL_DIR", &dir);
+                return run_child(MODEL_DIR_ENV, &dir);
             }
         };
 

@@ -97,21 +97,20 @@ fn parse(tables: &Tables, raw: &str, region: Option<country::Id>) -> Fast {
         Some(Strip::To(stripped)) => stripped,
         Some(Strip::AskTheCrate) => return Fast::Fallback,
     };
-    if stripped == national {
-        let valid = found.is_some_and(|Found { meta, typed }| typed || meta.has_type(national));
-        return Fast::Done(valid.then(|| format!("+{code}{national}")));
-    }
-    // The crate's shortest national number; it keeps a stripped number's leading
-    // zeros apart, which this path does not reproduce.
-    if stripped.len() < 2 {
-        return Fast::Done(None);
-    }
-    if stripped.starts_with('0') {
-        return Fast::Fallback;
-    }
-    let valid = tables
-        .metadata_for(code, stripped)
-        .is_some_and(|Found { meta, typed }| typed || meta.has_type(stripped));
+    let found = if stripped == national {
+        found
+    } else {
+        // The crate's shortest national number; it keeps a stripped number's
+        // leading zeros apart, which this path does not reproduce.
+        if stripped.len() < 2 {
+            return Fast::Done(None);
+        }
+        if stripped.starts_with('0') {
+            return Fast::Fallback;
+        }
+        tables.metadata_for(code, stripped)
+    };
+    let valid = found.is_some_and(|Found { meta, typed }| typed || meta.has_type(stripped));
     Fast::Done(valid.then(|| format!("+{code}{stripped}")))
 }
 

@@ -246,11 +246,8 @@ impl Meta {
     /// Where the match of the pattern for national prefixes to strip ends, when
     /// one starts `national`.
     pub fn national_prefix_end(&self, national: &str) -> Option<usize> {
-        debug_assert!(national.is_ascii(), "patterns are compiled for ASCII text");
         let pattern = self.meta.national_prefix_for_parsing().map(|p| p.as_str());
-        self.national_prefix
-            .get_or_init(|| anchored(pattern?))
-            .as_ref()?
+        compiled(&self.national_prefix, pattern, national)?
             .find(national)
             .map(|m| m.end())
     }
@@ -364,10 +361,17 @@ fn allows(desc: &Descriptor, len: usize) -> bool {
 /// character of `text`, which is what the crate tests (`find(text)` starting at
 /// 0: the leftmost match starts at 0 exactly when some match does).
 fn starts(cell: &OnceCell<Option<Regex>>, pattern: Option<&str>, text: &str) -> bool {
+    compiled(cell, pattern, text).is_some_and(|re| re.is_match(text))
+}
+
+/// `pattern` compiled anchored, once, into `cell`, to search `text`.
+fn compiled<'a>(
+    cell: &'a OnceCell<Option<Regex>>,
+    pattern: Option<&str>,
+    text: &str,
+) -> Option<&'a Regex> {
     debug_assert!(text.is_ascii(), "patterns are compiled for ASCII text");
-    cell.get_or_init(|| anchored(pattern?))
-        .as_ref()
-        .is_some_and(|re| re.is_match(text))
+    cell.get_or_init(|| anchored(pattern?)).as_ref()
 }
 
 fn anchored(pattern: &str) -> Option<Regex> {
