@@ -112,6 +112,18 @@ impl SortedRowNumberExec {
     }
 }
 
+impl SortedRowNumberExec {
+    /// The sorted input it numbers.
+    pub(super) fn input(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.input
+    }
+
+    /// The PARTITION BY keys.
+    pub(super) fn partition_by(&self) -> &[Arc<dyn PhysicalExpr>] {
+        &self.partition_by
+    }
+}
+
 impl DisplayAs for SortedRowNumberExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let keys: Vec<String> = self.partition_by.iter().map(|e| e.to_string()).collect();
@@ -237,24 +249,52 @@ impl Numbering {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use arrow::array::{Int64Array, StringArray};
     use datafusion::execution::SessionStateBuilder;
+    use datafusion::physical_optimizer::PhysicalOptimizerRule;
     use datafusion::prelude::{SessionConfig, SessionContext};
 
-    /// A session numbering rows with the rule, or without it.
-    fn session(with_rule: bool) -> SessionContext {
+    /// A two-partition session with small batches and `rules` added to
+    /// DataFusion's physical optimizer rules.
+    pub(in crate::model) fn session_with(
+        rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>>,
+        batch_size: usize,
+    ) -> SessionContext {
         let config = SessionConfig::new()
             .with_target_partitions(2)
-            .with_batch_size(3);
+            .with_batch_size(batch_size);
         let mut builder = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features();
-        if with_rule {
-            builder = builder.with_physical_optimizer_rule(Arc::new(SortedRowNumber));
+        for rule in rules {
+            builder = builder.with_physical_optimizer_rule(rule);
         }
         SessionContext::new_with_state(builder.build())
+    }
+
+    /// The result of `sql` as printed table lines, sorted (row order aside).
+    pub(in crate::model) async fn sorted_lines(ctx: &SessionContext, sql: &str) -> Vec<String> {
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let mut out: Vec<String> = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+            .lines()
+            .map(String::from)
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// A session numbering rows with the rule, or without it.
+    fn session(with_rule: bool) -> SessionContext {
+        let rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> = if with_rule {
+            vec![Arc::new(SortedRowNumber)]
+        } else {
+            Vec::new()
+        };
+        session_with(rules, 3)
     }
 
     async fn rows(ctx: &SessionContext, sql: &str) -> Vec<String> {
@@ -272,16 +312,7 @@ mod tests {
         ])
         .unwrap();
         ctx.register_batch("t", batch).unwrap();
-        let df = ctx.sql(sql).await.unwrap();
-        let batches = df.collect().await.unwrap();
-        let mut out: Vec<String> = arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string()
-            .lines()
-            .map(String::from)
-            .collect();
-        out.sort();
-        out
+        sorted_lines(ctx, sql).await
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ use datafusion::physical_plan::collect_partitioned;
 use datafusion::prelude::SessionContext;
 
 use super::error::{ModelError, Result};
+use super::latest_row::LatestRow;
 use super::project::{Model, ModelSet};
 use super::properties::Materialized;
 use super::row_number::SortedRowNumber;
@@ -41,6 +42,8 @@ fn for_models(ctx: &SessionContext) -> Result<SessionContext> {
     // Staging models dedupe with row_number(): number rows the fast way.
     let mut state = SessionStateBuilder::new_from_existing(ctx.state())
         .with_physical_optimizer_rule(Arc::new(SortedRowNumber))
+        // ...and keep each record's latest version without sorting at all.
+        .with_physical_optimizer_rule(Arc::new(LatestRow))
         .build();
     // Models group by near-unique keys (order, refund, golden customer): a partial
     // aggregate that merges fewer than half its rows costs more than it saves, so
