@@ -458,6 +458,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_reader_of_no_column_counts_the_latest_rows() {
+        let sql = "SELECT count(*) AS n FROM (SELECT t.*, row_number() OVER (PARTITION BY id ORDER BY v DESC) AS rn FROM t) WHERE rn = 1";
+        let fast = session(true);
+        assert!(plan(&fast, sql).await.contains("LatestRowExec"), "{sql}");
+        let out = sorted_lines(&fast, sql).await;
+        assert_eq!(out, sorted_lines(&session(false), sql).await);
+        assert!(out.iter().any(|l| l == "| 6 |"), "{out:?}");
+    }
+
+    #[tokio::test]
     async fn other_ranks_and_sorted_readers_keep_the_window() {
         let cases = [
             // Not the first row.

@@ -4,7 +4,9 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, DynComparator, RecordBatch, make_comparator};
+use arrow::array::{
+    ArrayRef, BooleanArray, DynComparator, RecordBatch, RecordBatchOptions, make_comparator,
+};
 use arrow::compute::{BatchCoalescer, SortOptions};
 use arrow::datatypes::SchemaRef;
 use datafusion::common::hash_utils::{RandomState, create_hashes};
@@ -151,7 +153,13 @@ impl Latest {
             if count == 0 {
                 continue;
             }
-            let batch = project(held.batch, &self.projection, &self.one, &self.schema)?;
+            // A reader that needs no column (`count(*)`) gets the winners' count.
+            let rows = if self.projection.is_empty() {
+                count
+            } else {
+                held.batch.num_rows()
+            };
+            let batch = project(held.batch, &self.projection, &self.one, &self.schema, rows)?;
             if count == batch.num_rows() {
                 out.push(batch);
             } else {
@@ -206,12 +214,14 @@ fn comparators<'a>(
     }
 }
 
-/// The `projection` of `batch`'s columns and the rank (all ones) after them.
+/// The `projection` of `batch`'s columns and the rank (all ones) after them, as
+/// a batch of `rows` rows (the batch's own, unless no column is projected).
 fn project(
     batch: RecordBatch,
     projection: &[usize],
     one: &ScalarValue,
     schema: &SchemaRef,
+    rows: usize,
 ) -> Result<RecordBatch> {
     let n = batch.num_rows();
     let width = batch.num_columns();
@@ -226,5 +236,10 @@ fn project(
         .iter()
         .map(|&i| column(i))
         .collect::<Result<Vec<_>>>()?;
-    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+    let options = RecordBatchOptions::new().with_row_count(Some(rows));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &options,
+    )?)
 }
