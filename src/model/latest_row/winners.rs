@@ -98,7 +98,7 @@ impl Latest {
         // Comparators are built once per earlier batch a key of this one recurs in.
         let mut against: Vec<Option<Against>> = Vec::new();
         for (i, &hash) in self.hashes.iter().enumerate() {
-            let i32_ = i as u32;
+            let row = i as u32;
             let mut found = false;
             for entry in best.iter_hash_mut(hash) {
                 if entry.0 != hash {
@@ -110,7 +110,6 @@ impl Latest {
                     current,
                     &batches[bb as usize],
                     bb,
-                    b,
                     &self.options,
                 )?;
                 if cmp.keys.iter().all(|c| c(i, r) == Ordering::Equal) {
@@ -121,14 +120,14 @@ impl Latest {
                         .find(|o| *o != Ordering::Equal)
                         == Some(Ordering::Less);
                     if sorts_first {
-                        *entry = (hash, b, i32_);
+                        *entry = (hash, b, row);
                     }
                     found = true;
                     break;
                 }
             }
             if !found {
-                best.insert_unique(hash, (hash, b, i32_), |&(h, _, _)| h);
+                best.insert_unique(hash, (hash, b, row), |&(h, _, _)| h);
             }
         }
         Ok(())
@@ -184,34 +183,30 @@ fn comparators<'a>(
     current: &Held,
     earlier: &Held,
     bb: u32,
-    b: u32,
     options: &[SortOptions],
 ) -> Result<&'a Against> {
-    debug_assert!(bb <= b);
     let at = bb as usize;
     if cache.len() <= at {
         cache.resize_with(at + 1, || None);
     }
-    if cache[at].is_none() {
-        let keys = current
-            .keys
-            .iter()
-            .zip(&earlier.keys)
-            .map(|(l, r)| make_comparator(l, r, SortOptions::default()))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let order = current
-            .order
-            .iter()
-            .zip(&earlier.order)
-            .zip(options)
-            .map(|((l, r), o)| make_comparator(l, r, *o))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        cache[at] = Some(Against { keys, order });
+    let slot = &mut cache[at];
+    if let Some(built) = slot {
+        return Ok(built);
     }
-    match &cache[at] {
-        Some(a) => Ok(a),
-        None => datafusion::common::internal_err!("comparator cache"),
-    }
+    let keys = current
+        .keys
+        .iter()
+        .zip(&earlier.keys)
+        .map(|(l, r)| make_comparator(l, r, SortOptions::default()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let order = current
+        .order
+        .iter()
+        .zip(&earlier.order)
+        .zip(options)
+        .map(|((l, r), o)| make_comparator(l, r, *o))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(slot.insert(Against { keys, order }))
 }
 
 /// The `projection` of `batch`'s columns and the rank (all ones) after them, as
