@@ -28,7 +28,7 @@ use lockstep::diff::{Mapped, Mode, Plan, SyncSpec, baseline, diff, plan};
 use lockstep::warehouse::{Location, TableName, Warehouse};
 
 mod common;
-use common::{env_u64, peak_mib, reset_peak, run_child};
+use common::{HandedOverDir, env_u64, peak_mib, reset_peak, run_child};
 
 const COLUMNS: [&str; 12] = [
     "email",
@@ -225,6 +225,7 @@ const PREPARED_ENV: &str = "LOCKSTEP_BENCH_DIFF_WAREHOUSE";
 
 fn main() -> anyhow::Result<()> {
     lockstep::alloc::tune();
+    let _handed_over = HandedOverDir::from_env();
     // Phase timings of the diff: RUST_LOG=lockstep::diff=debug.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -254,7 +255,7 @@ fn main() -> anyhow::Result<()> {
         if prepared.is_none() {
             if keep.as_ref().is_some_and(|k| k.join("prepared").exists()) {
                 println!("prepared: reusing {}", parent_root.display());
-                return run_child(PREPARED_ENV, parent_root);
+                return run_child(PREPARED_ENV, parent_root, keep.is_none());
             }
             let p1 = std::env::var("LOCKSTEP_BENCH_P1_DIR").ok();
             let n = env_u64("LOCKSTEP_BENCH_ROWS", 10_000_000);
@@ -274,7 +275,7 @@ fn main() -> anyhow::Result<()> {
                 t.elapsed().as_secs_f64()
             );
             std::fs::write(parent_root.join("prepared"), "")?;
-            return run_child(PREPARED_ENV, parent_root);
+            return run_child(PREPARED_ENV, parent_root, keep.is_none());
         }
         reset_peak();
         let t = Instant::now();

@@ -30,7 +30,7 @@ use serde_json::Value;
 
 mod common;
 use common::{
-    cpu_secs, env_usize, peak_mib, reset_peak, rss_mib, run_child, shopify_source,
+    HandedOverDir, cpu_secs, env_usize, peak_mib, reset_peak, rss_mib, run_child, shopify_source,
     shopify_unlimited, store_history,
 };
 
@@ -294,6 +294,7 @@ impl Timeline {
 
 fn main() -> anyhow::Result<()> {
     lockstep::alloc::tune();
+    let _handed_over = HandedOverDir::from_env();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -302,7 +303,7 @@ fn main() -> anyhow::Result<()> {
         let customers = env_usize("LOCKSTEP_BENCH_CUSTOMERS", 100_000);
         // LOCKSTEP_BENCH_MODEL_DIR keeps the prepared warehouse between runs: preparing
         // takes minutes, building seconds. The sizes are those it was prepared with.
-        let (_tmp, dir) = match std::env::var_os(MODEL_DIR_ENV) {
+        let (tmp, dir) = match std::env::var_os(MODEL_DIR_ENV) {
             Some(d) => {
                 std::fs::create_dir_all(&d)?;
                 (None, std::path::PathBuf::from(d))
@@ -330,7 +331,7 @@ fn main() -> anyhow::Result<()> {
                 // The build runs in a process of its own: at 10M orders, what the
                 // sandbox's store and the landing left mapped in this heap (~18 GB)
                 // and the build's peak do not fit in the machine together.
-                return run_child(MODEL_DIR_ENV, &dir);
+                return run_child(MODEL_DIR_ENV, &dir, tmp.is_some());
             }
         };
 

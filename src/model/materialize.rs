@@ -1,5 +1,6 @@
 //! Building models: in dependency order, each table model's query is run and its
-//! result, streamed into the Delta writer as it is computed, replaces
+//! result, streamed into Delta writers (one per output partition) as it is
+//! computed, replaces
 //! `models.<name>` in one atomic Delta commit (a reader sees the old
 //! version or the new one, never a mix), then re-registered so the models after it
 //! read the fresh version. View models are defined in the session instead: free to
@@ -21,8 +22,12 @@ use std::time::Instant;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::DataFusionError;
-use datafusion::physical_plan::execute_stream;
+use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ExecutionPlan, ExecutionPlanProperties, Partitioning, SendableRecordBatchStream,
+    execute_stream_partitioned,
+};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use serde::Serialize;
@@ -303,8 +308,9 @@ async fn check_inputs_built(
 }
 
 /// Run one table model and replace its table atomically; returns rows and version.
-/// The query's batches stream into the Delta writer (see `warehouse::stream_write`):
-/// the result is never held whole, and the query runs while Parquet is encoded.
+/// Each output partition of the query streams into a Delta writer of its own (see
+/// `warehouse::stream_write`): the result is never held whole, and the query runs
+/// while Parquet is encoded, on every core.
 async fn materialize(
     warehouse: &Warehouse,
     ctx: &SessionContext,
@@ -315,22 +321,44 @@ async fn materialize(
     let schema = storable_schema(model, df.schema().as_arrow())?;
     let task = Arc::new(df.task_ctx());
     let plan = df.create_physical_plan().await.map_err(located)?;
-    let stream = execute_stream(plan, task).map_err(located)?;
-    let target = schema.clone();
-    let conformed = stream.map(move |batch| {
-        conform(&batch?, &target).map_err(|e| {
-            DataFusionError::Execution(format!("result does not match its planned schema: {e}"))
+    let plan = at_most_writers(plan, ctx.copied_config().target_partitions()).map_err(located)?;
+    let streams = execute_stream_partitioned(plan, task)
+        .map_err(located)?
+        .into_iter()
+        .map(|stream| {
+            let target = schema.clone();
+            let conformed = stream.map(move |batch| {
+                conform(&batch?, &target).map_err(|e| {
+                    DataFusionError::Execution(format!(
+                        "result does not match its planned schema: {e}"
+                    ))
+                })
+            });
+            Box::pin(RecordBatchStreamAdapter::new(schema.clone(), conformed))
+                as SendableRecordBatchStream
         })
-    });
-    let stream = Box::pin(RecordBatchStreamAdapter::new(schema.clone(), conformed));
+        .collect();
     let table = model.table()?;
-    let commit = match warehouse.overwrite_stream(&table, schema, stream).await {
+    let commit = match warehouse.overwrite_streams(&table, schema, streams).await {
         Ok(commit) => commit,
         Err(StreamWriteError::Query(e)) => return Err(located(e)),
         Err(StreamWriteError::Warehouse(e)) => return Err(e.into()),
     };
     warehouse.register(ctx, &table).await?;
     Ok((commit.rows, commit.version))
+}
+
+/// `plan` with no more output partitions than `writers`: each partition gets a
+/// writer (and a file), and a union's partitions add up past the cores.
+fn at_most_writers(
+    plan: Arc<dyn ExecutionPlan>,
+    writers: usize,
+) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+    if plan.output_partitioning().partition_count() <= writers.max(1) {
+        return Ok(plan);
+    }
+    let spread = Partitioning::RoundRobinBatch(writers.max(1));
+    Ok(Arc::new(RepartitionExec::try_new(plan, spread)?))
 }
 
 /// The planned schema, checked for what a Delta table cannot hold: unnamed

@@ -11,6 +11,7 @@ mod guarded_store;
 mod location;
 mod maintain;
 mod name;
+mod parallel_write;
 pub mod state;
 mod stream_write;
 mod table;

@@ -1,6 +1,7 @@
 //! Crash safety: a writer killed with SIGKILL after its data files are written but
 //! before its commit leaves the table at the previous version, and the next write
-//! succeeds. The writer is this test binary re-run as a child process with the
+//! succeeds; for an append and for a streamed overwrite (how models are written,
+//! one writer per partition). The writer is this test binary re-run as a child process with the
 //! `warehouse.before_commit` failpoint set, so the kill lands exactly in that gap.
 
 use std::collections::BTreeMap;
@@ -16,6 +17,8 @@ use lockstep::warehouse::{Location, TableName, Warehouse};
 use crate::support::{orders_batch, orders_schema};
 
 const CHILD_ENV: &str = "LOCKSTEP_CRASH_CHILD_DIR";
+/// Which write the child makes: `append` or `overwrite`.
+const WRITE_ENV: &str = "LOCKSTEP_CRASH_CHILD_WRITE";
 
 fn open(dir: &Path) -> Warehouse {
     Warehouse::open(
@@ -40,20 +43,45 @@ fn data_files(dir: &Path) -> usize {
 /// Child entry point, not a test of its own: run only by the test below, which sets
 /// the environment it needs.
 #[tokio::test]
-#[ignore = "child process of sigkill_between_data_files_and_commit_keeps_previous_version"]
+#[ignore = "child process of the kill tests below"]
 async fn crash_child_writer() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
     };
     let wh = open(Path::new(&dir));
-    wh.append(&table(), orders_schema(), vec![orders_batch(2, 25)])
-        .await
-        .unwrap();
+    if std::env::var(WRITE_ENV).as_deref() == Ok("overwrite") {
+        let partition = |batch| {
+            Box::pin(
+                datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                    orders_schema(),
+                    futures::stream::iter([Ok(orders_batch(batch, 25))]),
+                ),
+            ) as datafusion::physical_plan::SendableRecordBatchStream
+        };
+        wh.overwrite_streams(&table(), orders_schema(), vec![partition(2), partition(2)])
+            .await
+            .unwrap();
+    } else {
+        wh.append(&table(), orders_schema(), vec![orders_batch(2, 25)])
+            .await
+            .unwrap();
+    }
     panic!("the failpoint should have stopped this write before its commit");
 }
 
 #[tokio::test]
 async fn sigkill_between_data_files_and_commit_keeps_previous_version() {
+    killed_before_commit("append").await;
+}
+
+#[tokio::test]
+async fn sigkill_before_a_streamed_overwrite_commits_keeps_previous_version() {
+    killed_before_commit("overwrite").await;
+}
+
+/// Kill a child making `write` at the commit failpoint, then check nothing of it
+/// shows and the table takes the next write.
+async fn killed_before_commit(write: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let wh = open(dir);
@@ -71,6 +99,7 @@ async fn sigkill_between_data_files_and_commit_keeps_previous_version() {
             "--nocapture",
         ])
         .env(CHILD_ENV, dir)
+        .env(WRITE_ENV, write)
         .env("LOCKSTEP_FAILPOINT", "warehouse.before_commit:pause")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -162,7 +162,25 @@ async fn an_independent_reader_sees_the_same_table() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    write_table(tmp.path(), 3).await;
+    let wh = write_table(tmp.path(), 3).await;
+    // Then the same rows again through a streamed overwrite, as models are written
+    // (two partitions, two writers, one commit removing the appended files).
+    let partition = |batches: Vec<arrow::array::RecordBatch>| {
+        Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                orders_schema(),
+                futures::stream::iter(batches.into_iter().map(Ok)),
+            ),
+        ) as datafusion::physical_plan::SendableRecordBatchStream
+    };
+    let name = TableName::parse("raw_shopify.orders").unwrap();
+    let streams = vec![
+        partition(vec![orders_batch(0, 7), orders_batch(1, 7)]),
+        partition(vec![orders_batch(2, 7)]),
+    ];
+    wh.overwrite_streams(&name, orders_schema(), streams)
+        .await
+        .unwrap();
     let script = r#"
 import sys, json
 from deltalake import DeltaTable
@@ -195,7 +213,7 @@ os._exit(0)
         String::from_utf8_lossy(&out.stderr)
     );
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(got["version"], 3);
+    assert_eq!(got["version"], 4);
     assert_eq!(got["rows"], 21);
     // 3 batches × Σ(i + 0.99, i = 0..7) = 3 × 27.93
     assert_eq!(got["sum_price"], "83.79");

@@ -171,12 +171,27 @@ async fn overwrite_replaces_rows_and_schema_atomically() {
     assert_eq!(b[0].column(1).as_primitive::<Int64Type>().value(0), 3);
 }
 
-/// A streamed overwrite (how models are written) replaces the rows and counts them;
-/// a stream that fails part-way commits nothing and hands back the stream's error.
-#[tokio::test]
+type Batches = Vec<Result<RecordBatch, datafusion::error::DataFusionError>>;
+
+/// One output partition of a query yielding `batches`.
+fn partition(
+    schema: arrow::datatypes::SchemaRef,
+    batches: Batches,
+) -> datafusion::physical_plan::SendableRecordBatchStream {
+    Box::pin(
+        datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+            schema,
+            futures::stream::iter(batches),
+        ),
+    )
+}
+
+/// A streamed overwrite (how models are written) replaces the rows and counts them,
+/// each partition in files of its own; a partition that fails part-way commits
+/// nothing and hands back that partition's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_overwrite_replaces_rows_or_commits_nothing() {
     use datafusion::error::DataFusionError;
-    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
     use lockstep::warehouse::StreamWriteError;
 
     let wh = open("memory://streamed", std::path::Path::new("/"));
@@ -184,37 +199,130 @@ async fn streamed_overwrite_replaces_rows_or_commits_nothing() {
     wh.append(&name, orders_schema(), vec![orders_batch(1, 5)])
         .await
         .unwrap();
-    let stream = |batches: Vec<Result<RecordBatch, DataFusionError>>| {
-        Box::pin(RecordBatchStreamAdapter::new(
+    let streams = vec![
+        partition(
             orders_schema(),
-            futures::stream::iter(batches),
-        ))
-    };
+            vec![Ok(orders_batch(2, 3)), Ok(orders_batch(3, 4))],
+        ),
+        // An empty first batch does not hide the rows after it.
+        partition(
+            orders_schema(),
+            vec![Ok(orders_batch(9, 0)), Ok(orders_batch(4, 6))],
+        ),
+        partition(orders_schema(), vec![]),
+    ];
     let commit = wh
-        .overwrite_stream(
-            &name,
-            orders_schema(),
-            stream(vec![Ok(orders_batch(2, 3)), Ok(orders_batch(3, 4))]),
-        )
+        .overwrite_streams(&name, orders_schema(), streams)
         .await
         .unwrap();
-    assert_eq!((commit.version, commit.rows), (2, 7));
-    let count = "SELECT min(batch) AS lo, count(*) AS n FROM models.daily";
+    assert_eq!((commit.version, commit.rows), (2, 13));
+    let count = "SELECT min(batch) AS lo, max(batch) AS hi, count(*) AS n FROM models.daily";
     let b = read_all(&wh, count).await;
     assert_eq!(b[0].column(0).as_primitive::<Int64Type>().value(0), 2);
-    assert_eq!(b[0].column(1).as_primitive::<Int64Type>().value(0), 7);
+    assert_eq!(b[0].column(1).as_primitive::<Int64Type>().value(0), 4);
+    assert_eq!(b[0].column(2).as_primitive::<Int64Type>().value(0), 13);
+    // The old file is gone from the table; each partition with rows wrote one.
+    let info = wh.info(&name).await.unwrap();
+    assert_eq!((info.files, info.rows), (2, 13));
 
-    let failing = stream(vec![
-        Ok(orders_batch(4, 3)),
-        Err(DataFusionError::Execution("boom".into())),
-    ]);
-    match wh.overwrite_stream(&name, orders_schema(), failing).await {
-        Err(StreamWriteError::Query(e)) => assert!(e.to_string().contains("boom"), "{e}"),
+    for failing_first in [true, false] {
+        let good = partition(orders_schema(), vec![Ok(orders_batch(5, 3))]);
+        let bad = partition(
+            orders_schema(),
+            vec![
+                Ok(orders_batch(6, 3)),
+                Err(DataFusionError::Execution("boom".into())),
+            ],
+        );
+        let streams = if failing_first {
+            vec![bad, good]
+        } else {
+            vec![good, bad]
+        };
+        match wh.overwrite_streams(&name, orders_schema(), streams).await {
+            Err(StreamWriteError::Query(e)) => assert!(e.to_string().contains("boom"), "{e}"),
+            other => panic!("expected the stream's error, got {other:?}"),
+        }
+        let b = read_all(&wh, count).await;
+        assert_eq!(b[0].column(2).as_primitive::<Int64Type>().value(0), 13);
+        assert_eq!(wh.info(&name).await.unwrap().version, 2);
+    }
+
+    // No rows at all: the table is emptied, its schema kept.
+    let commit = wh
+        .overwrite_streams(&name, orders_schema(), vec![])
+        .await
+        .unwrap();
+    assert_eq!((commit.version, commit.rows), (3, 0));
+    let b = read_all(&wh, count).await;
+    assert_eq!(b[0].column(2).as_primitive::<Int64Type>().value(0), 0);
+}
+
+/// A streamed overwrite whose result has other columns than the table replaces the
+/// schema too, from every partition; a failing partition leaves the old schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_overwrite_with_new_columns_replaces_the_schema() {
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::error::DataFusionError;
+    use lockstep::warehouse::StreamWriteError;
+
+    let wh = open("memory://reshaped", std::path::Path::new("/"));
+    let name = TableName::parse("models.daily").unwrap();
+    wh.append(&name, orders_schema(), vec![orders_batch(1, 5)])
+        .await
+        .unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("day", DataType::Int64, true),
+        Field::new("orders", DataType::Int64, true),
+    ]));
+    let batch = |days: std::ops::Range<i64>| {
+        let orders: Vec<i64> = days.clone().map(|d| d * 10).collect();
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(days)),
+                Arc::new(Int64Array::from(orders)),
+            ],
+        )
+        .unwrap()
+    };
+    let failing = vec![
+        partition(schema.clone(), vec![Ok(batch(0..3))]),
+        partition(
+            schema.clone(),
+            vec![Err(DataFusionError::Execution("late".into()))],
+        ),
+    ];
+    match wh.overwrite_streams(&name, schema.clone(), failing).await {
+        Err(StreamWriteError::Query(e)) => assert!(e.to_string().contains("late"), "{e}"),
         other => panic!("expected the stream's error, got {other:?}"),
     }
-    let b = read_all(&wh, count).await;
-    assert_eq!(b[0].column(1).as_primitive::<Int64Type>().value(0), 7);
+    let b = read_all(
+        &wh,
+        "SELECT count(*) AS n, min(batch) AS b FROM models.daily",
+    )
+    .await;
+    assert_eq!(b[0].column(0).as_primitive::<Int64Type>().value(0), 5);
+
+    let streams = vec![
+        partition(schema.clone(), vec![Ok(batch(0..3))]),
+        partition(schema.clone(), vec![Ok(batch(3..7))]),
+    ];
+    let commit = wh
+        .overwrite_streams(&name, schema.clone(), streams)
+        .await
+        .unwrap();
+    assert_eq!(commit.rows, 7);
+    let b = read_all(
+        &wh,
+        "SELECT count(*) AS n, sum(orders) AS s FROM models.daily",
+    )
+    .await;
+    assert_eq!(b[0].column(0).as_primitive::<Int64Type>().value(0), 7);
+    assert_eq!(b[0].column(1).as_primitive::<Int64Type>().value(0), 210);
 }
+
 /// A reader polling while 50 commits land sees, for every batch, all of its rows or
 /// none — never part of one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
