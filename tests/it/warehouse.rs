@@ -29,6 +29,15 @@ async fn read_all(wh: &Warehouse, sql: &str) -> Vec<RecordBatch> {
         .expect("runs")
 }
 
+/// The first row of `sql`'s result, every column read as an Int64.
+async fn first_row(wh: &Warehouse, sql: &str) -> Vec<i64> {
+    let b = read_all(wh, sql).await;
+    b[0].columns()
+        .iter()
+        .map(|c| c.as_primitive::<Int64Type>().value(0))
+        .collect()
+}
+
 /// A text column as Utf8 (DataFusion may hand back Utf8View).
 fn text(batch: &RecordBatch, name: &str) -> arrow::array::ArrayRef {
     arrow::compute::cast(
@@ -162,13 +171,8 @@ async fn overwrite_replaces_rows_and_schema_atomically() {
         .await
         .unwrap();
     assert_eq!(commit.version, 2);
-    let b = read_all(
-        &wh,
-        "SELECT min(batch) AS lo, count(*) AS n FROM models.daily",
-    )
-    .await;
-    assert_eq!(b[0].column(0).as_primitive::<Int64Type>().value(0), 2);
-    assert_eq!(b[0].column(1).as_primitive::<Int64Type>().value(0), 3);
+    let sql = "SELECT min(batch) AS lo, count(*) AS n FROM models.daily";
+    assert_eq!(first_row(&wh, sql).await, [2, 3]);
 }
 
 type Batches = Vec<Result<RecordBatch, datafusion::error::DataFusionError>>;
@@ -186,6 +190,16 @@ fn partition(
     )
 }
 
+/// A warehouse at `url` whose `models.daily` holds five orders of batch 1.
+async fn five_orders(url: &str) -> (Warehouse, TableName) {
+    let wh = open(url, std::path::Path::new("/"));
+    let name = TableName::parse("models.daily").unwrap();
+    wh.append(&name, orders_schema(), vec![orders_batch(1, 5)])
+        .await
+        .unwrap();
+    (wh, name)
+}
+
 /// A streamed overwrite (how models are written) replaces the rows and counts them,
 /// each partition in files of its own; a partition that fails part-way commits
 /// nothing and hands back that partition's error.
@@ -194,11 +208,7 @@ async fn streamed_overwrite_replaces_rows_or_commits_nothing() {
     use datafusion::error::DataFusionError;
     use lockstep::warehouse::StreamWriteError;
 
-    let wh = open("memory://streamed", std::path::Path::new("/"));
-    let name = TableName::parse("models.daily").unwrap();
-    wh.append(&name, orders_schema(), vec![orders_batch(1, 5)])
-        .await
-        .unwrap();
+    let (wh, name) = five_orders("memory://streamed").await;
     let streams = vec![
         partition(
             orders_schema(),
@@ -217,10 +227,7 @@ async fn streamed_overwrite_replaces_rows_or_commits_nothing() {
         .unwrap();
     assert_eq!((commit.version, commit.rows), (2, 13));
     let count = "SELECT min(batch) AS lo, max(batch) AS hi, count(*) AS n FROM models.daily";
-    let b = read_all(&wh, count).await;
-    assert_eq!(b[0].column(0).as_primitive::<Int64Type>().value(0), 2);
-    assert_eq!(b[0].column(1).as_primitive::<Int64Type>().value(0), 4);
-    assert_eq!(b[0].column(2).as_primitive::<Int64Type>().value(0), 13);
+    assert_eq!(first_row(&wh, count).await, [2, 4, 13]);
     // The old file is gone from the table; each partition with rows wrote one.
     let info = wh.info(&name).await.unwrap();
     assert_eq!((info.files, info.rows), (2, 13));
@@ -243,8 +250,7 @@ async fn streamed_overwrite_replaces_rows_or_commits_nothing() {
             Err(StreamWriteError::Query(e)) => assert!(e.to_string().contains("boom"), "{e}"),
             other => panic!("expected the stream's error, got {other:?}"),
         }
-        let b = read_all(&wh, count).await;
-        assert_eq!(b[0].column(2).as_primitive::<Int64Type>().value(0), 13);
+        assert_eq!(first_row(&wh, count).await, [2, 4, 13]);
         assert_eq!(wh.info(&name).await.unwrap().version, 2);
     }
 
@@ -254,8 +260,9 @@ async fn streamed_overwrite_replaces_rows_or_commits_nothing() {
         .await
         .unwrap();
     assert_eq!((commit.version, commit.rows), (3, 0));
-    let b = read_all(&wh, count).await;
-    assert_eq!(b[0].column(2).as_primitive::<Int64Type>().value(0), 0);
+    let rows = "SELECT count(*) AS n FROM models.daily";
+    assert_eq!(first_row(&wh, rows).await, [0]);
+    assert_eq!(wh.info(&name).await.unwrap().files, 0);
 }
 
 /// A streamed overwrite whose result has other columns than the table replaces the
@@ -267,11 +274,7 @@ async fn streamed_overwrite_with_new_columns_replaces_the_schema() {
     use datafusion::error::DataFusionError;
     use lockstep::warehouse::StreamWriteError;
 
-    let wh = open("memory://reshaped", std::path::Path::new("/"));
-    let name = TableName::parse("models.daily").unwrap();
-    wh.append(&name, orders_schema(), vec![orders_batch(1, 5)])
-        .await
-        .unwrap();
+    let (wh, name) = five_orders("memory://reshaped").await;
     let schema = Arc::new(Schema::new(vec![
         Field::new("day", DataType::Int64, true),
         Field::new("orders", DataType::Int64, true),
@@ -314,13 +317,8 @@ async fn streamed_overwrite_with_new_columns_replaces_the_schema() {
         .await
         .unwrap();
     assert_eq!(commit.rows, 7);
-    let b = read_all(
-        &wh,
-        "SELECT count(*) AS n, sum(orders) AS s FROM models.daily",
-    )
-    .await;
-    assert_eq!(b[0].column(0).as_primitive::<Int64Type>().value(0), 7);
-    assert_eq!(b[0].column(1).as_primitive::<Int64Type>().value(0), 210);
+    let sql = "SELECT count(*) AS n, sum(orders) AS s FROM models.daily";
+    assert_eq!(first_row(&wh, sql).await, [7, 210]);
 }
 
 /// A reader polling while 50 commits land sees, for every batch, all of its rows or
