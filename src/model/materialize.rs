@@ -354,10 +354,11 @@ fn at_most_writers(
     plan: Arc<dyn ExecutionPlan>,
     writers: usize,
 ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-    if plan.output_partitioning().partition_count() <= writers.max(1) {
+    let writers = writers.max(1);
+    if plan.output_partitioning().partition_count() <= writers {
         return Ok(plan);
     }
-    let spread = Partitioning::RoundRobinBatch(writers.max(1));
+    let spread = Partitioning::RoundRobinBatch(writers);
     Ok(Arc::new(RepartitionExec::try_new(plan, spread)?))
 }
 

@@ -22,8 +22,6 @@ use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
-use deltalake::kernel::StructType;
-use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
@@ -32,7 +30,7 @@ use parquet::file::properties::WriterProperties;
 
 use super::encoding::writer_properties;
 use super::error::delta;
-use super::table::Commit;
+use super::table::{Commit, kernel_schema};
 use super::{Result, TableName, Warehouse};
 
 impl Warehouse {
@@ -54,12 +52,7 @@ impl Warehouse {
             Some(table) => table,
             None => self.create(name, &schema).await?,
         };
-        let wanted: StructType = schema.as_ref().try_into_kernel().map_err(|e| {
-            super::WarehouseError::SchemaMismatch {
-                table: name.to_string(),
-                detail: format!("type not supported by Delta: {e}"),
-            }
-        })?;
+        let wanted = kernel_schema(name, &schema)?;
         let current = table.snapshot().map_err(delta(name))?.schema();
         if current.as_ref() == &wanted {
             return self

@@ -176,15 +176,7 @@ impl Warehouse {
     /// Create `name` with `schema` at version 0. A concurrent creator may win the race;
     /// then its table is used.
     pub(super) async fn create(&self, name: &TableName, schema: &SchemaRef) -> Result<DeltaTable> {
-        let kernel: StructType =
-            schema
-                .as_ref()
-                .try_into_kernel()
-                .map_err(|e| WarehouseError::SchemaMismatch {
-                    table: name.to_string(),
-                    detail: format!("type not supported by Delta: {e}"),
-                })?;
-        let columns: Vec<StructField> = kernel.fields().cloned().collect();
+        let columns: Vec<StructField> = kernel_schema(name, schema)?.fields().cloned().collect();
         let created = self
             .handle(name)?
             .create()
@@ -233,6 +225,17 @@ impl Warehouse {
             last_operation: last.and_then(|c| c.operation),
         })
     }
+}
+
+/// `schema` as Delta sees it (what a table of `name` with it records in its log).
+pub(super) fn kernel_schema(name: &TableName, schema: &SchemaRef) -> Result<StructType> {
+    schema
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| WarehouseError::SchemaMismatch {
+            table: name.to_string(),
+            detail: format!("type not supported by Delta: {e}"),
+        })
 }
 
 /// Same column names and types in the same order (nullability and metadata aside).
