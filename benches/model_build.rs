@@ -214,14 +214,22 @@ async fn explain(project: &Project, warehouse: &Warehouse, names: &str) -> anyho
     lockstep::model::session::define_views_for(&ctx, &set, &wanted).await?;
     // `LOCKSTEP_BENCH_COMPUTE=stg_shop_orders`: hold those views' rows as a run
     // holds the views several of its table models read, so the plans are a run's.
-    let readers: Vec<_> = wanted.iter().filter_map(|n| set.get(n)).collect();
-    for name in std::env::var("LOCKSTEP_BENCH_COMPUTE")
+    let computed: BTreeSet<String> = std::env::var("LOCKSTEP_BENCH_COMPUTE")
         .unwrap_or_default()
         .split(',')
-    {
-        if let Some(view) = set.get(name.trim()) {
-            lockstep::model::session::define_computed_view(&ctx, view, &readers).await?;
-        }
+        .map(|s| s.trim().to_string())
+        .filter(|s| set.get(s).is_some())
+        .collect();
+    // Only the explained models count as readers, as if they were the whole run.
+    let mut in_run = computed.clone();
+    in_run.extend(wanted.iter().cloned());
+    let models: Vec<_> = set
+        .in_order()
+        .filter(|m| in_run.contains(&m.name))
+        .collect();
+    let keep = lockstep::model::session::used_columns(&ctx, &models, &computed).await?;
+    for view in set.in_order().filter(|m| computed.contains(&m.name)) {
+        lockstep::model::session::define_computed_view(&ctx, view, keep.get(&view.name)).await?;
     }
     for name in &wanted {
         let model = set

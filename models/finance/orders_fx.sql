@@ -4,11 +4,14 @@
 -- (order amounts at the rate of the order's processed date; returns and refunded
 -- shipping/tax at the rate of each refund's date, see refunds_fx).
 WITH lines AS (
+  -- Summed per order version and joined to the version stg_shop_orders keeps:
+  -- the rows stg_shop_order_lines holds, without matching each line to its order.
   SELECT order_id,
+         order_updated_at,
          sum(gross_sales)             AS gross_sales,
          sum(presentment_gross_sales) AS presentment_gross_sales
-  FROM models.stg_shop_order_lines
-  GROUP BY order_id
+  FROM models.stg_shop_order_line_versions
+  GROUP BY order_id, order_updated_at
 ), refunds AS (
   SELECT order_id,
          sum(returns)                     AS returns,
@@ -46,7 +49,7 @@ WITH lines AS (
          CAST(COALESCE(r.shipping_refunded_reporting, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))   AS shipping_refunded_reporting,
          CAST(COALESCE(r.tax_refunded_reporting, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))        AS tax_refunded_reporting
   FROM models.stg_shop_orders o
-  LEFT JOIN lines l ON l.order_id = o.order_id
+  LEFT JOIN lines l ON (l.order_id = o.order_id) AND (l.order_updated_at = o.updated_at)
   LEFT JOIN refunds r ON r.order_id = o.order_id
   WHERE o.counts_in_sales
 ), converted AS (

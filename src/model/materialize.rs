@@ -102,14 +102,13 @@ pub async fn build(
     let kind = |name: &str| set.get(name).map(Model::materialized);
     let mut shared = SharedViews::plan(set.graph(), selected, kind);
     let models: Vec<&Model> = set.in_order().filter(|m| in_run(m)).collect();
-    // The models of this run that read `view` directly.
-    let readers = |view: &str| -> Vec<Model> {
-        models
-            .iter()
-            .filter(|m| m.model_deps().iter().any(|d| d.model == view))
-            .map(|m| (*m).clone())
-            .collect()
-    };
+    // The columns each shared view's readers use, worked out before anything runs.
+    let shared_names: BTreeSet<String> = models
+        .iter()
+        .filter(|m| shared.is_shared(&m.name))
+        .map(|m| m.name.clone())
+        .collect();
+    let keep = session::used_columns(&ctx, &models, &shared_names).await?;
     let mut schedule = Schedule::new(
         models
             .iter()
@@ -162,12 +161,11 @@ pub async fn build(
                 continue;
             }
             let (ctx, warehouse, model) = (ctx.clone(), warehouse.clone(), model.clone());
-            let readers = readers(&model.name);
+            let keep = keep.get(&model.name).cloned();
             let task = running.spawn(async move {
                 let outcome = match model.materialized() {
                     Materialized::View => {
-                        let readers: Vec<&Model> = readers.iter().collect();
-                        session::define_computed_view(&ctx, &model, &readers)
+                        session::define_computed_view(&ctx, &model, keep.as_ref())
                             .await
                             .map(|()| (None, None))
                     }

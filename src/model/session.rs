@@ -18,7 +18,7 @@ use super::project::{Model, ModelSet};
 use super::properties::Materialized;
 use super::row_number::SortedRowNumber;
 use super::udf;
-use super::used_columns::used_columns;
+pub use super::used_columns::used_columns;
 use crate::warehouse::Warehouse;
 
 /// See `open`: a partial aggregate merging fewer than this share of its rows is
@@ -84,22 +84,22 @@ pub async fn define_view(ctx: &SessionContext, model: &Model) -> Result<()> {
 
 /// Define `model` as a view computed now, once, and held in memory (a run's shared
 /// views, see `shared_views`): readers scan the stored rows instead of re-running
-/// its query. Only the columns `readers` use are kept (see `used_columns`); the
-/// partitions are kept, so readers still run in parallel.
+/// its query. With `keep`, only those columns are held (the ones its readers use,
+/// see `used_columns`); the partitions are kept, so readers still run in parallel.
 pub async fn define_computed_view(
     ctx: &SessionContext,
     model: &Model,
-    readers: &[&Model],
+    keep: Option<&BTreeSet<String>>,
 ) -> Result<()> {
     let located = |e| ModelError::in_file(&model.file, crate::query::locate(e));
     let df = ctx.sql(&model.sql).await.map_err(located)?;
-    let name = TableReference::partial("models", model.name.as_str());
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let df = match used_columns(ctx, &name, schema, readers).await? {
-        Some(indices) => {
-            let columns: Vec<Expr> = indices
+    let df = match keep {
+        Some(keep) => {
+            let columns: Vec<Expr> = df
+                .schema()
                 .iter()
-                .map(|i| Expr::Column(Column::from(df.schema().qualified_field(*i))))
+                .filter(|(_, field)| keep.contains(field.name()))
+                .map(|(qualifier, field)| Expr::Column(Column::from((qualifier, field))))
                 .collect();
             df.select(columns).map_err(located)?
         }
@@ -110,6 +110,14 @@ pub async fn define_computed_view(
     // The executed plan's schema, not the logical one: the batches match it exactly.
     let schema = plan.schema();
     let partitions = collect_partitioned(plan, task).await.map_err(located)?;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let batches = partitions.iter().flatten();
+        let rows: usize = batches.clone().map(|b| b.num_rows()).sum();
+        let bytes: usize = batches.map(|b| b.get_array_memory_size()).sum();
+        let columns = schema.fields().len();
+        tracing::debug!(view = %model.name, rows, bytes, columns, "computed view held");
+    }
+    let name = TableReference::partial("models", model.name.as_str());
     let table = MemTable::try_new(schema, partitions)?;
     ctx.deregister_table(name.clone())?;
     ctx.register_table(name, Arc::new(table))?;

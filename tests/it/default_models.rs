@@ -421,6 +421,7 @@ const MODELS: &[&str] = &[
     "stg_shop_customers",
     "stg_shop_orders",
     "stg_shop_order_lines",
+    "stg_shop_order_line_versions",
     "stg_shop_refunds",
     "stg_shop_refund_lines",
     "stg_shop_refund_transactions",
@@ -533,6 +534,18 @@ async fn staging_keeps_the_latest_version_and_flags_without_excluding() {
     assert_eq!(
         table(&lines),
         vec!["1001 | 1 | 2 | 80.00", "1001 | 2 | 1 | 25.50"]
+    );
+    // Both landed versions of order 1001 keep their own lines (the first had 2× line 2).
+    let versions = rows(&project, &wh,
+        "SELECT line_item_id, quantity, gross_sales FROM stg_shop_order_line_versions WHERE order_id = 1001 ORDER BY order_updated_at, line_item_id").await;
+    assert_eq!(
+        table(&versions),
+        vec![
+            "1 | 2 | 80.00",
+            "2 | 2 | 51.00",
+            "1 | 2 | 80.00",
+            "2 | 1 | 25.50"
+        ]
     );
     let customers = rows(&project, &wh,
         "SELECT customer_id, email_canonical, phone_e164, primary_tag FROM stg_shop_customers ORDER BY customer_id").await;

@@ -86,3 +86,60 @@ async fn a_failing_model_stops_its_readers_and_names_its_file() {
     assert!(!exists(&wh, "bad").await);
     assert!(!exists(&wh, "after_bad").await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_view_keeps_only_the_columns_its_readers_use() {
+    // `wide` is read by two tables, so a run computes it once and holds it. `t1`
+    // also reads `other`, a view over a table this run builds: neither exists when
+    // the run starts, and `t1` must still count (it once made every column kept).
+    let files = |t2: &'static str| {
+        [
+            (
+                "models/wide.sql",
+                "SELECT 1 AS id, 'a' AS keep_a, 'b' AS keep_b, 'c' AS dropped, 'd' AS also_dropped",
+            ),
+            ("models/base.sql", "SELECT 1 AS id, 'x' AS label"),
+            ("models/other.sql", "SELECT id, label FROM base"),
+            (
+                "models/t1.sql",
+                "SELECT w.id, w.keep_a, o.label FROM wide w JOIN other o ON o.id = w.id",
+            ),
+            ("models/t2.sql", t2),
+            (
+                "models/_p.yml",
+                "models:\n  - name: wide\n    config:\n      materialized: view\n  - name: other\n    config:\n      materialized: view\n",
+            ),
+        ]
+    };
+    let build = |t2: &'static str| async move {
+        let (_tmp, project, wh) = project(&files(t2));
+        let set = model::load(&project, &wh).await.unwrap();
+        let ctx = model::session::open(&wh, set.settings()).await.unwrap();
+        let models: Vec<_> = set.in_order().collect();
+        let views = ["wide".to_string(), "other".to_string()].into();
+        let kept = model::session::used_columns(&ctx, &models, &views)
+            .await
+            .unwrap();
+        // The run builds the same rows whatever it keeps.
+        model::run(&project, &wh, &[], &mut |_| {}).await.unwrap();
+        let ctx = model::session::open(&wh, set.settings()).await.unwrap();
+        let rows = ctx
+            .sql("SELECT a.keep_a, a.label, b.* FROM models.t1 a, models.t2 b")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        (kept, support::text_rows(&rows))
+    };
+    let (kept, rows) = build("SELECT id, keep_b FROM wide").await;
+    let wide: Vec<&str> = kept["wide"].iter().map(String::as_str).collect();
+    assert_eq!(wide, ["id", "keep_a", "keep_b"]);
+    // Every column of `other` is read: nothing to leave out.
+    assert!(!kept.contains_key("other"), "{kept:?}");
+    assert_eq!(rows, [["a", "x", "1", "b"]]);
+    // A reader of every column keeps them all.
+    let (kept, rows) = build("SELECT * FROM wide").await;
+    assert!(kept.is_empty(), "{kept:?}");
+    assert_eq!(rows, [["a", "x", "1", "a", "b", "c", "d"]]);
+}
