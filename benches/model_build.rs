@@ -302,6 +302,11 @@ impl Timeline {
 
 fn main() -> anyhow::Result<()> {
     lockstep::alloc::tune();
+    // What a run holds in memory and for how long: RUST_LOG=lockstep::model=debug.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let _handed_over = HandedOverDir::from_env();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -29,6 +29,9 @@ const PARTIAL_AGGREGATION_SKIP_RATIO: &str = "0.5";
 /// selectivity cannot be estimated (DataFusion's default is 20).
 const FILTER_SELECTIVITY_PERCENT: &str = "100";
 
+/// See `for_models`: partitions a model's query is split into, per core.
+const PARTITIONS_PER_CORE: usize = 2;
+
 /// A session over the warehouse with lockstep's functions registered, configured
 /// by `settings` (the project's; `Settings::default()` outside a project).
 pub async fn open(warehouse: &Warehouse, settings: &udf::Settings) -> Result<SessionContext> {
@@ -66,6 +69,14 @@ fn for_models(ctx: &SessionContext) -> Result<SessionContext> {
         "datafusion.optimizer.default_filter_selectivity",
         FILTER_SELECTIVITY_PERCENT,
     )?;
+    // Two partitions per core rather than DataFusion's one: the hash tables of a
+    // partitioned join or aggregate over 10M orders are then half the size (fewer
+    // cache misses per probe), and a core whose partition finishes first has
+    // another to take instead of idling. Same results (partitioning changes no
+    // row); measured at 10M orders: 57.2–63.5 s against 65.6–73.6 s per build and
+    // ~2 GiB less peak memory, at 1M 5.2–5.4 s against 6.0–6.6 s (alternating).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    state.config_mut().options_mut().execution.target_partitions = cores * PARTITIONS_PER_CORE;
     Ok(SessionContext::new_with_state(state))
 }
 

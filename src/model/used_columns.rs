@@ -44,6 +44,7 @@ pub async fn used_columns(
     models: &[&Model],
     views: &BTreeSet<String>,
 ) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    let started = std::time::Instant::now();
     let scratch = with_stand_ins(ctx, models).await?;
     let mut used = BTreeMap::new();
     for view in views {
@@ -68,6 +69,12 @@ pub async fn used_columns(
             used.insert(view.clone(), columns);
         }
     }
+    tracing::debug!(
+        views = views.len(),
+        narrowed = used.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "shared views' columns"
+    );
     Ok(used)
 }
 
