@@ -56,16 +56,17 @@ pub async fn used_columns(
         let readers = models
             .iter()
             .filter(|m| m.model_deps().iter().any(|d| d.model == *view));
-        let mut columns = Some(BTreeSet::new());
+        let mut columns = BTreeSet::new();
+        let mut every = false;
         for reader in readers {
-            match (columns.as_mut(), read_by(&scratch, &name, reader).await) {
-                (Some(set), Some(indices)) => {
-                    set.extend(indices.into_iter().map(|i| schema.field(i).name().clone()))
-                }
-                _ => columns = None,
-            }
+            // One reader needing every column settles it: plan no more.
+            let Some(indices) = read_by(&scratch, &name, reader).await else {
+                every = true;
+                break;
+            };
+            columns.extend(indices.into_iter().map(|i| schema.field(i).name().clone()));
         }
-        if let Some(columns) = columns.filter(|c| c.len() < schema.fields().len()) {
+        if !every && columns.len() < schema.fields().len() {
             used.insert(view.clone(), columns);
         }
     }
