@@ -80,10 +80,18 @@ impl TableProvider for ComponentsTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let input = super::read_source(state, &self.source).await?;
         let pairs = pair_columns(&input)?;
-        let refs: Vec<(&StringViewArray, &StringViewArray)> =
-            pairs.iter().map(|(a, b)| (a, b)).collect();
         let options = state.config_options();
-        let batches = components(&refs, options.execution.batch_size.into())?;
+        let batch_size: usize = options.execution.batch_size.into();
+        // Seconds of single-threaded work at millions of nodes: on a runtime worker
+        // it would stall every other task queued there (the models built alongside
+        // this one), so it runs on the blocking pool and the workers go on.
+        let batches = tokio::task::spawn_blocking(move || {
+            let refs: Vec<(&StringViewArray, &StringViewArray)> =
+                pairs.iter().map(|(a, b)| (a, b)).collect();
+            components(&refs, batch_size)
+        })
+        .await
+        .map_err(|e| DataFusionError::Execution(format!("connected_components: {e}")))??;
         MemTable::try_new(
             SCHEMA.clone(),
             spread(batches, options.execution.target_partitions),
