@@ -348,6 +348,16 @@ fn main() -> anyhow::Result<()> {
             }
         };
 
+        // A reused warehouse holds the model versions earlier runs wrote; left to
+        // pile up they filled the disk (50 GB at 10M) and slowed every write. Kept to
+        // the last run's, as a scheduled deployment's retention keeps a few; the
+        // timed run then vacuums as `lockstep run` does (default retention).
+        for name in warehouse.list_tables().await? {
+            if name.area() == "models" {
+                warehouse.vacuum(&name, std::time::Duration::ZERO, false).await?;
+            }
+        }
+
         reset_peak();
         let t = Instant::now();
         let mut timeline = std::env::var_os("LOCKSTEP_BENCH_TIMELINE").map(|_| Timeline::start());

@@ -14,6 +14,7 @@ mod sql;
 mod status;
 mod sync;
 mod test_cmd;
+mod vacuum;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +62,8 @@ pub enum Command {
     Compile(compile::CompileArgs),
     /// List models, their columns and tests.
     Docs(docs::DocsArgs),
+    /// Delete data files only old table versions read (keeping a retention window).
+    Vacuum(vacuum::VacuumArgs),
 }
 
 /// The lockstep.toml that `lockstep init` writes.
@@ -107,6 +110,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Test(args) => test_cmd::run(&cli.project, args).await,
         Command::Compile(args) => compile::run(&cli.project, args).await,
         Command::Docs(args) => docs::run(&cli.project, args).await,
+        Command::Vacuum(args) => vacuum::run(&cli.project, args).await,
     }
 }
 

@@ -74,6 +74,18 @@ impl Project {
     pub fn models_dir(&self) -> PathBuf {
         self.dir.join(&self.config.project.models_dir)
     }
+
+    /// How long replaced model versions stay readable (`warehouse.model_retention`,
+    /// checked when the project loaded).
+    pub fn model_retention(&self) -> std::time::Duration {
+        let text = self
+            .config
+            .warehouse
+            .model_retention
+            .as_ref()
+            .map_or(DEFAULT_MODEL_RETENTION, |r| r.get_ref().as_str());
+        parse_duration(text).unwrap_or(std::time::Duration::from_secs(86_400))
+    }
 }
 
 /// Parse and validate the text of a project file; `file` names it in errors and
@@ -175,6 +187,11 @@ fn validate(config: &Config, dir: &Path) -> Result<(), Violation> {
         for (name, endpoint) in tables {
             validate_endpoint(section, name, endpoint)?;
         }
+    }
+    if let Some(retention) = &config.warehouse.model_retention
+        && let Err(e) = parse_duration(retention.get_ref())
+    {
+        return Err(violation(retention.span(), "warehouse.model_retention", e));
     }
     validate_syncs(config)?;
     for (name, schedule) in &config.schedules {

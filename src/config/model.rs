@@ -89,13 +89,23 @@ pub struct WarehouseSection {
     /// from the standard environment variables.
     #[serde(default)]
     pub options: BTreeMap<String, EnvString>,
+    /// How long a model table's replaced versions stay readable (`90s`, `15m`, `2h`,
+    /// `7d`): after each `lockstep run`, data files only older versions use are
+    /// deleted. Default [`DEFAULT_MODEL_RETENTION`].
+    #[serde(default)]
+    pub model_retention: Option<Spanned<String>>,
 }
+
+/// Replaced model versions stay a day: yesterday's numbers can still be read back,
+/// and an hourly schedule keeps a day of copies, not every copy it ever wrote.
+pub const DEFAULT_MODEL_RETENTION: &str = "24h";
 
 impl Default for WarehouseSection {
     fn default() -> Self {
         WarehouseSection {
             url: default_warehouse_url(),
             options: BTreeMap::new(),
+            model_retention: None,
         }
     }
 }

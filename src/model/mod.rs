@@ -62,7 +62,31 @@ pub async fn run(
     seeds::load(warehouse, &project.models_dir()).await?;
     let set = load(project, warehouse).await?;
     let selected = set.select(select)?;
-    materialize::build(warehouse, &set, &selected, on_event).await
+    let report = materialize::build(warehouse, &set, &selected, on_event).await?;
+    vacuum_built(warehouse, &set, &report, project.model_retention()).await;
+    Ok(report)
+}
+
+/// Delete the data files of the versions this run replaced once they are older than
+/// `retain`: each build rewrites the whole table, so otherwise every run leaves a
+/// full copy behind. The models are built by then; a failure here is logged, not
+/// the run's (the next run tries again).
+async fn vacuum_built(
+    warehouse: &Warehouse,
+    set: &ModelSet,
+    report: &RunReport,
+    retain: std::time::Duration,
+) {
+    let tables = report
+        .models
+        .iter()
+        .filter(|r| r.materialized == Materialized::Table)
+        .filter_map(|r| set.get(&r.model).and_then(|m| m.table().ok()));
+    for table in tables {
+        if let Err(e) = warehouse.vacuum(&table, retain, false).await {
+            tracing::warn!(table = %table, error = %e, "Could not vacuum the model's replaced versions.");
+        }
+    }
 }
 
 /// Run the data tests of the selected models (empty = all) and record the results.

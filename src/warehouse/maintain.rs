@@ -2,6 +2,8 @@
 //! records) leave many small Parquet files; once enough pile up they are compacted
 //! into few large ones. Log checkpoints are written by Delta's own post-commit hook
 //! every `delta.checkpointInterval` commits (set when lockstep creates a table).
+//! Vacuum deletes the data files that only old versions still use: every model
+//! build rewrites its whole table, so without it each run leaves a full copy behind.
 
 use std::num::NonZeroU64;
 
@@ -27,6 +29,13 @@ impl Default for MaintenancePolicy {
             target_file_bytes: 128 * 1024 * 1024,
         }
     }
+}
+
+/// Result of one vacuum.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Vacuumed {
+    /// Data files deleted (or, in a dry run, that would be).
+    pub files_deleted: usize,
 }
 
 /// Result of one compaction.
@@ -82,6 +91,35 @@ impl Warehouse {
         Ok(Compaction {
             files_removed: metrics.num_files_removed,
             files_added: metrics.num_files_added,
+        })
+    }
+
+    /// Delete `name`'s data files that no version newer than `retain` ago reads: the
+    /// versions in that window stay readable (time travel, and readers that began on
+    /// one before it was replaced), older ones lose their data. `dry_run` only counts.
+    pub async fn vacuum(
+        &self,
+        name: &TableName,
+        retain: std::time::Duration,
+        dry_run: bool,
+    ) -> Result<Vacuumed> {
+        let table = self.require(name).await?;
+        // A retention past chrono's range (centuries) keeps everything: delete nothing.
+        let Ok(retention) = chrono::Duration::from_std(retain) else {
+            return Ok(Vacuumed::default());
+        };
+        let (_, metrics) = table
+            .vacuum()
+            .with_retention_period(retention)
+            // Delta refuses less than the table's own retention (7 days) unless told:
+            // the caller's setting is the decision.
+            .with_enforce_retention_duration(false)
+            .with_dry_run(dry_run)
+            .await
+            .map_err(delta(name))?;
+        tracing::debug!(table = %name, deleted = metrics.files_deleted.len(), dry_run, "Vacuumed table.");
+        Ok(Vacuumed {
+            files_deleted: metrics.files_deleted.len(),
         })
     }
 }

@@ -26,7 +26,7 @@ use url::Url;
 
 pub use error::{Result, WarehouseError};
 pub use location::{Kind, Location, LocationError};
-pub use maintain::MaintenancePolicy;
+pub use maintain::{MaintenancePolicy, Vacuumed};
 pub use name::{NameError, TableName};
 pub use stream_write::StreamWriteError;
 pub use table::{Commit, TableInfo};

@@ -189,3 +189,63 @@ fn sql_reads_stdin_and_locates_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn vacuum_deletes_only_what_old_versions_read_and_dry_run_only_counts() {
+    let (_tmp, dir) = support::project("[warehouse]\nurl = \"file://./warehouse\"\n");
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    std::fs::write(dir.join("models/t.sql"), "SELECT 7 AS x").unwrap();
+    let files = || {
+        std::fs::read_dir(dir.join("warehouse/models/t"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension() == Some("parquet".as_ref()))
+            .count()
+    };
+    for _ in 0..2 {
+        assert!(lockstep(&dir, &["run"]).status.success());
+    }
+    let both = files();
+    let stdout = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+
+    // The default retention (a week) keeps the version replaced a moment ago.
+    let out = lockstep(&dir, &["vacuum"]);
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains(", 0 file(s) deleted"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = lockstep(&dir, &["vacuum", "--retain", "0s", "--dry-run", "models.t"]);
+    assert!(out.status.success());
+    let replaced = both / 2;
+    assert!(
+        stdout(&out).contains(&format!("models.t: would delete {replaced} file(s)")),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(files(), both);
+
+    let out = lockstep(&dir, &["vacuum", "--retain", "0s", "models.t"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains(&format!("models.t: deleted {replaced} file(s)")));
+    assert_eq!(files(), both - replaced);
+    let out = lockstep(&dir, &["sql", "SELECT x FROM models.t"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains('7'));
+
+    let out = lockstep(&dir, &["vacuum", "--retain", "2 hours"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--retain"), "{stderr}");
+}
+
+#[test]
+fn a_bad_model_retention_is_one_located_line() {
+    assert_one_located_line(
+        "[warehouse]\nurl = \"file://./warehouse\"\nmodel_retention = \"soon\"\n",
+        3,
+        "warehouse.model_retention",
+    );
+}

@@ -143,3 +143,54 @@ async fn a_shared_view_keeps_only_the_columns_its_readers_use() {
     assert!(kept.is_empty(), "{kept:?}");
     assert_eq!(rows, [["a", "x", "1", "a", "b", "c", "d"]]);
 }
+
+/// The Parquet data files under a model table's directory.
+fn data_files(project: &Project, model: &str) -> usize {
+    std::fs::read_dir(project.dir.join("warehouse/models").join(model))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".parquet")
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_deletes_replaced_versions_past_the_retention_only() {
+    let files = [("models/t.sql", "SELECT 7 AS x")];
+    // Default retention (a day): the version a rerun replaced keeps its files.
+    let (_tmp, kept, wh) = project(&files);
+    model::run(&kept, &wh, &[], &mut |_| {}).await.unwrap();
+    let one_version = data_files(&kept, "t");
+    assert!(one_version > 0);
+    model::run(&kept, &wh, &[], &mut |_| {}).await.unwrap();
+    assert_eq!(data_files(&kept, "t"), 2 * one_version);
+
+    // No retention: after the rerun only the latest version's files are left, and
+    // the table still reads.
+    let (tmp, dir) =
+        support::project("[warehouse]\nurl = \"file://./warehouse\"\nmodel_retention = \"0s\"\n");
+    let _keep = tmp;
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    std::fs::write(dir.join("models/t.sql"), "SELECT 7 AS x").unwrap();
+    let project = Project::load(&dir).unwrap();
+    let wh = Warehouse::for_project(&project).unwrap();
+    for _ in 0..3 {
+        model::run(&project, &wh, &[], &mut |_| {}).await.unwrap();
+    }
+    assert_eq!(data_files(&project, "t"), one_version);
+    let ctx = model::session::open(&wh, &model::udf::Settings::default())
+        .await
+        .unwrap();
+    let rows = ctx
+        .sql("SELECT x FROM models.t")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(rows.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+}
