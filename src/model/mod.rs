@@ -82,11 +82,13 @@ async fn vacuum_built(
         .iter()
         .filter(|r| r.materialized == Materialized::Table)
         .filter_map(|r| set.get(&r.model).and_then(|m| m.table().ok()));
-    for table in tables {
+    // Each is a log read and a listing: done together, not one after another.
+    let vacuums = tables.map(|table| async move {
         if let Err(e) = warehouse.vacuum(&table, retain, false).await {
             tracing::warn!(table = %table, error = %e, "Could not vacuum the model's replaced versions.");
         }
-    }
+    });
+    futures::future::join_all(vacuums).await;
 }
 
 /// Run the data tests of the selected models (empty = all) and record the results.
