@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::StringArray;
+use arrow::array::{Array, StringArray, StringBuilder};
 use arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{
@@ -17,28 +17,47 @@ use datafusion::logical_expr::{
 
 /// The canonical form of one address, or `None` if it is not a usable address.
 pub fn canonical_email(raw: &str) -> Option<String> {
-    let lowered = raw.trim().to_lowercase();
+    let mut out = String::new();
+    write_canonical(&raw.trim().to_lowercase(), &mut out).then_some(out)
+}
+
+/// Append the canonical form of an address already trimmed and lower-cased to
+/// `out`; false (and `out` possibly partly written) if it is not a usable address.
+/// Writing into the caller's buffer lets the UDF run over millions of rows without
+/// allocating a string per row.
+fn write_canonical(lowered: &str, out: &mut String) -> bool {
     if lowered.is_empty() || lowered.chars().any(char::is_whitespace) {
-        return None;
+        return false;
     }
-    let (local, domain) = lowered.split_once('@')?;
+    let Some((local, domain)) = lowered.split_once('@') else {
+        return false;
+    };
     let domain_ok = !domain.contains('@')
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..");
     if !domain_ok {
-        return None;
+        return false;
     }
     let local = local.split('+').next().unwrap_or_default();
-    let (local, domain) = match domain {
-        "gmail.com" | "googlemail.com" => (local.replace('.', ""), "gmail.com"),
-        _ => (local.to_string(), domain),
+    let start = out.len();
+    let domain = match domain {
+        "gmail.com" | "googlemail.com" => {
+            out.extend(local.chars().filter(|c| *c != '.'));
+            "gmail.com"
+        }
+        _ => {
+            out.push_str(local);
+            domain
+        }
     };
-    if local.is_empty() {
-        return None;
+    if out.len() == start {
+        return false;
     }
-    Some(format!("{local}@{domain}"))
+    out.push('@');
+    out.push_str(domain);
+    true
 }
 
 /// The `canonical_email` scalar UDF.
@@ -77,9 +96,37 @@ impl ScalarUDFImpl for CanonicalEmail {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let input = super::utf8_arg(&args.args, 0, args.number_rows)?;
-        let out: StringArray = input.iter().map(|v| v.and_then(canonical_email)).collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
+        Ok(ColumnarValue::Array(Arc::new(canonical_column(&input))))
     }
+}
+
+/// [`canonical_email`] of every value of `input` (NULL where it gives `None`).
+fn canonical_column(input: &StringArray) -> StringArray {
+    let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
+    // Two buffers reused across the batch: the trimmed, lower-cased input (ASCII,
+    // nearly every address, lowers in place) and the canonical form.
+    let (mut lowered, mut canonical) = (String::new(), String::new());
+    for value in input.iter() {
+        let Some(raw) = value else {
+            out.append_null();
+            continue;
+        };
+        let trimmed = raw.trim();
+        lowered.clear();
+        if trimmed.is_ascii() {
+            lowered.push_str(trimmed);
+            lowered.make_ascii_lowercase();
+        } else {
+            lowered.push_str(&trimmed.to_lowercase());
+        }
+        canonical.clear();
+        if write_canonical(&lowered, &mut canonical) {
+            out.append_value(&canonical);
+        } else {
+            out.append_null();
+        }
+    }
+    out.finish()
 }
 
 #[cfg(test)]
@@ -111,5 +158,31 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(canonical_email(raw).as_deref(), want, "{raw:?}");
         }
+    }
+
+    #[test]
+    fn the_column_form_matches_the_single_value_form() {
+        // ASCII and non-ASCII (lower-cased the Unicode way, NBSP trimmed), NULLs and
+        // rejects between accepted values, so a reused buffer cannot leak into the next.
+        let values = [
+            Some("J.a.n.e+promo@GMAIL.com"),
+            None,
+            Some("bad@"),
+            Some("Bob@Example.com"),
+            Some("\u{a0}ÉMILE@Exämple.FR "),
+            Some(".@gmail.com"),
+            Some("ünï@x.io"),
+            Some(""),
+        ];
+        let input: StringArray = values.iter().copied().collect();
+        let out = canonical_column(&input);
+        assert_eq!(out.len(), values.len());
+        for (i, raw) in values.iter().enumerate() {
+            let want = raw.and_then(canonical_email);
+            let got = out.is_valid(i).then(|| out.value(i).to_string());
+            assert_eq!(got, want, "{raw:?}");
+        }
+        assert_eq!(out.value(4), "émile@exämple.fr");
+        assert!(out.is_null(5));
     }
 }
