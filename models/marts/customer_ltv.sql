@@ -1,17 +1,28 @@
 -- Per golden customer: refund-adjusted LTV (Σ net sales of all their counted orders,
 -- reporting currency), order count, first/last order date, primary tag.
-WITH orders AS (
-  SELECT g.golden_id, o.order_id, o.processed_date, o.net_sales_reporting, o.net_sales, o.shop_currency
-  FROM models.order_golden_ids g
-  JOIN models.orders_fx o ON g.order_id = o.order_id
-), per_customer AS (
-  SELECT golden_id,
+-- Orders are summed per store customer (a guest checkout: per order) and those sums
+-- per golden customer (store_golden_ids), which equals summing each order under its
+-- golden id without matching every order to one.
+WITH per_key AS (
+  SELECT customer_id,
+         CASE WHEN customer_id IS NULL THEN order_id END AS guest_order_id,
          sum(net_sales_reporting) AS ltv,
          count(*)                 AS orders_count,
          min(processed_date)      AS first_order_date,
          max(processed_date)      AS last_order_date
-  FROM orders
-  GROUP BY golden_id
+  FROM models.orders_fx
+  GROUP BY customer_id, CASE WHEN customer_id IS NULL THEN order_id END
+), per_customer AS (
+  SELECT k.golden_id,
+         sum(p.ltv)              AS ltv,
+         sum(p.orders_count)     AS orders_count,
+         min(p.first_order_date) AS first_order_date,
+         max(p.last_order_date)  AS last_order_date
+  FROM per_key p
+  JOIN models.store_golden_ids k
+    ON (k.customer_id IS NOT DISTINCT FROM p.customer_id)
+   AND (k.guest_order_id IS NOT DISTINCT FROM p.guest_order_id)
+  GROUP BY k.golden_id
 )
 SELECT gc.golden_id,
        reporting_currency()                                  AS reporting_currency,

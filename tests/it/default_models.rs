@@ -439,6 +439,7 @@ const MODELS: &[&str] = &[
     "identity_edges",
     "identity_graph",
     "order_golden_ids",
+    "store_golden_ids",
     "golden_customers",
     "customer_ltv",
     "crm_profiles",
@@ -658,6 +659,8 @@ async fn one_person_under_many_identifiers_is_one_golden_customer() {
         "SELECT node, golden_id = 'g_' || substr(md5('c:shop:501'), 1, 16) FROM identity_graph WHERE node IN ('c:shop:501', 'e:annsmith@gmail.com', 'o:shop:1001', 'o:shop:1003', 'o:shop:1006', 'h:hubspot:9001', 'k:klaviyo:01ABC', 'e:x7kq2@privaterelay.appleid.com', 'p:+14155552671')
          UNION ALL
          SELECT 'order ' || CAST(order_id AS VARCHAR), golden_id = 'g_' || substr(md5('c:shop:501'), 1, 16) FROM order_golden_ids WHERE order_id IN (1001, 1003, 1006)
+         UNION ALL
+         SELECT 'key ' || COALESCE('c' || CAST(customer_id AS VARCHAR), 'o' || CAST(guest_order_id AS VARCHAR)), golden_id = 'g_' || substr(md5('c:shop:501'), 1, 16) FROM store_golden_ids WHERE customer_id = 501 OR guest_order_id = 1006
          ORDER BY 1").await;
     assert_eq!(
         table(&ann),
@@ -667,6 +670,9 @@ async fn one_person_under_many_identifiers_is_one_golden_customer() {
             "e:x7kq2@privaterelay.appleid.com | true",
             "h:hubspot:9001 | true",
             "k:klaviyo:01ABC | true",
+            // The marts' integer keys: her customer id and her guest checkout.
+            "key c501 | true",
+            "key o1006 | true",
             // The guest checkout is a node of its own; Ann's store orders are hers
             // through her customer node.
             "o:shop:1006 | true",
@@ -679,7 +685,8 @@ async fn one_person_under_many_identifiers_is_one_golden_customer() {
     // Test orders are no identity evidence; the old email of a superseded version is gone.
     let absent = rows(&project, &wh,
         "SELECT (SELECT count(*) FROM identity_graph WHERE node IN ('o:shop:1004', 'e:old.ann@example.com'))
-              + (SELECT count(*) FROM order_golden_ids WHERE order_id = 1004)").await;
+              + (SELECT count(*) FROM order_golden_ids WHERE order_id = 1004)
+              + (SELECT count(*) FROM store_golden_ids WHERE guest_order_id = 1004)").await;
     assert_eq!(table(&absent), vec!["0"]);
     let golden = rows(&project, &wh,
         "SELECT component_id, email, email_canonical, phone_e164, first_name, primary_tag, store_customer_id, store_customers, source_records FROM golden_customers ORDER BY component_id").await;
