@@ -20,7 +20,7 @@ WITH refunded AS (
   FROM models.stg_shop_orders o
   LEFT JOIN refunded r ON r.order_id = o.order_id
   WHERE NOT o.is_test
-  GROUP BY o.customer_id, CASE WHEN o.customer_id IS NULL THEN o.order_id END
+  GROUP BY o.customer_id, guest_order_id
 ), per_customer AS (
   SELECT k.golden_id,
          sum(p.total_spent)     AS total_spent,

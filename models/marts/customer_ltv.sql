@@ -11,7 +11,7 @@ WITH per_key AS (
          min(processed_date)      AS first_order_date,
          max(processed_date)      AS last_order_date
   FROM models.orders_fx
-  GROUP BY customer_id, CASE WHEN customer_id IS NULL THEN order_id END
+  GROUP BY customer_id, guest_order_id
 ), per_customer AS (
   SELECT k.golden_id,
          sum(p.ltv)              AS ltv,
