@@ -13,15 +13,17 @@ WITH lines AS (
   FROM models.stg_shop_order_line_versions
   GROUP BY order_id, order_updated_at
 ), refunds AS (
+  -- Summed and narrowed to the output's type here, per refunded order (a tenth
+  -- of the orders), so the LEFT JOIN below only fills the orders without a refund.
   SELECT order_id,
-         sum(returns)                     AS returns,
-         sum(shipping_refunded)           AS shipping_refunded,
-         sum(tax_refunded)                AS tax_refunded,
-         sum(refunded_amount)             AS refunded_amount,
-         sum(presentment_returns)         AS presentment_returns,
-         sum(returns_reporting)           AS returns_reporting,
-         sum(shipping_refunded_reporting) AS shipping_refunded_reporting,
-         sum(tax_refunded_reporting)      AS tax_refunded_reporting
+         CAST(sum(returns) AS DECIMAL(18,2))                     AS returns,
+         CAST(sum(shipping_refunded) AS DECIMAL(18,2))           AS shipping_refunded,
+         CAST(sum(tax_refunded) AS DECIMAL(18,2))                AS tax_refunded,
+         CAST(sum(refunded_amount) AS DECIMAL(18,2))             AS refunded_amount,
+         CAST(sum(presentment_returns) AS DECIMAL(18,2))         AS presentment_returns,
+         CAST(sum(returns_reporting) AS DECIMAL(18,2))           AS returns_reporting,
+         CAST(sum(shipping_refunded_reporting) AS DECIMAL(18,2)) AS shipping_refunded_reporting,
+         CAST(sum(tax_refunded_reporting) AS DECIMAL(18,2))      AS tax_refunded_reporting
   FROM models.refunds_fx
   GROUP BY order_id
 ), shop AS (
@@ -32,22 +34,22 @@ WITH lines AS (
          o.shop_currency, o.presentment_currency,
          CAST(COALESCE(l.gross_sales, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))         AS gross_sales,
          CAST(COALESCE(o.total_discounts, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))     AS discounts,
-         CAST(COALESCE(r.returns, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))             AS returns,
+         COALESCE(r.returns, CAST(0 AS DECIMAL(18,2)))             AS returns,
          CAST(COALESCE(o.total_shipping, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))      AS shipping_charged,
-         CAST(COALESCE(r.shipping_refunded, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))   AS shipping_refunded,
+         COALESCE(r.shipping_refunded, CAST(0 AS DECIMAL(18,2)))   AS shipping_refunded,
          CAST(COALESCE(o.total_tax, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))           AS tax_charged,
-         CAST(COALESCE(r.tax_refunded, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))        AS tax_refunded,
+         COALESCE(r.tax_refunded, CAST(0 AS DECIMAL(18,2)))        AS tax_refunded,
          CAST(COALESCE(o.total_price, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))         AS total_price,
-         CAST(COALESCE(r.refunded_amount, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))     AS refunded_amount,
+         COALESCE(r.refunded_amount, CAST(0 AS DECIMAL(18,2)))     AS refunded_amount,
          CAST(l.presentment_gross_sales AS DECIMAL(18,2))          AS presentment_gross_sales,
          o.presentment_total_discounts                             AS presentment_discounts,
-         CAST(r.presentment_returns AS DECIMAL(18,2))              AS presentment_returns,
+         r.presentment_returns                                      AS presentment_returns,
          o.presentment_total_shipping                              AS presentment_shipping,
          o.presentment_total_tax                                   AS presentment_tax,
          o.presentment_total_price                                 AS presentment_total_price,
-         CAST(COALESCE(r.returns_reporting, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))             AS returns_reporting,
-         CAST(COALESCE(r.shipping_refunded_reporting, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))   AS shipping_refunded_reporting,
-         CAST(COALESCE(r.tax_refunded_reporting, CAST(0 AS DECIMAL(18,2))) AS DECIMAL(18,2))        AS tax_refunded_reporting
+         COALESCE(r.returns_reporting, CAST(0 AS DECIMAL(18,2)))             AS returns_reporting,
+         COALESCE(r.shipping_refunded_reporting, CAST(0 AS DECIMAL(18,2)))   AS shipping_refunded_reporting,
+         COALESCE(r.tax_refunded_reporting, CAST(0 AS DECIMAL(18,2)))        AS tax_refunded_reporting
   FROM models.stg_shop_orders o
   LEFT JOIN lines l ON (l.order_id = o.order_id) AND (l.order_updated_at = o.updated_at)
   LEFT JOIN refunds r ON r.order_id = o.order_id

@@ -7,11 +7,20 @@
 //! in the dictionary page: a twentieth of a bulk backfill's CPU time, a tenth of a
 //! model build's. Which columns are which is read from the data: the first rows
 //! of the write are sampled.
+//!
+//! Integer-backed columns (ids, timestamps, dates, amounts as decimals of up to 18
+//! digits) that repeat less than a few values are written DELTA_BINARY_PACKED
+//! instead: each page stores the differences between neighbouring values in as
+//! few bits as they need. That costs a subtraction and a bit-pack per value where a
+//! dictionary costs a hash-table probe (the writer's hash table was ~6% of a 10M-order
+//! model build, over the amounts of `orders_fx`), and the pages are smaller than
+//! plain ones, so there is less for Snappy to do. Every current Parquet reader
+//! (arrow, DuckDB, Polars, Spark 3.3+, Trino) reads the encoding.
 
 use arrow::array::{Array, ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::row::{RowConverter, SortField};
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
@@ -29,6 +38,11 @@ const MIN_SAMPLE: usize = 256;
 
 /// Share of distinct values in the sample above which a column is written plain.
 const DISTINCT_SHARE: f64 = 0.5;
+
+/// Share of distinct values in the sample above which an integer-backed column is
+/// written DELTA_BINARY_PACKED (at most 256 distinct in a full sample keep the
+/// dictionary: statuses, dates of a short window, a few prices).
+const INTEGER_DICTIONARY_SHARE: f64 = 1.0 / 16.0;
 
 /// Rows handed to each column's encoder at a time, and the page size, for tables
 /// with an opaque column. A page is encoded into a buffer grown from empty, copied
@@ -64,16 +78,46 @@ pub(super) fn writer_properties(
             builder = builder
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_statistics_enabled(path, EnabledStatistics::None);
-        } else if sample.is_some_and(|b| i < b.num_columns() && mostly_distinct(b.column(i))) {
-            builder = builder.set_column_dictionary_enabled(path, false);
+        } else if let Some(share) = sample
+            .filter(|b| i < b.num_columns())
+            .and_then(|b| distinct_share(b.column(i)))
+        {
+            if integer_backed(field.data_type()) && share > INTEGER_DICTIONARY_SHARE {
+                builder = builder
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+            } else if share > DISTINCT_SHARE {
+                builder = builder.set_column_dictionary_enabled(path, false);
+            }
         }
     }
     builder.build()
 }
 
-/// Whether the column's first rows are mostly distinct values (nulls count as one
-/// value). Nested columns have leaf paths of their own and keep the default.
-fn mostly_distinct(column: &ArrayRef) -> bool {
+/// Whether Parquet stores the type as INT32 or INT64, the physical types
+/// DELTA_BINARY_PACKED encodes (decimals of up to 18 digits are stored so).
+fn integer_backed(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Decimal128(precision, _) | DataType::Decimal256(precision, _) => *precision <= 18,
+        other => {
+            other.is_integer()
+                || matches!(
+                    other,
+                    DataType::Date32
+                        | DataType::Date64
+                        | DataType::Timestamp(..)
+                        | DataType::Time32(_)
+                        | DataType::Time64(_)
+                        | DataType::Duration(_)
+                )
+        }
+    }
+}
+
+/// The share of distinct values among the column's first rows (nulls count as
+/// one value); None when they say too little or the column is nested (nested
+/// columns have leaf paths of their own and keep the default).
+fn distinct_share(column: &ArrayRef) -> Option<f64> {
     let flat = column.data_type().is_primitive()
         || matches!(
             column.data_type(),
@@ -87,25 +131,23 @@ fn mostly_distinct(column: &ArrayRef) -> bool {
         );
     let sample = column.slice(0, column.len().min(SAMPLE_ROWS));
     if !flat || sample.len() < MIN_SAMPLE {
-        return false;
+        return None;
     }
     // The row format gives every type one comparable byte form to count.
-    let Ok(converter) = RowConverter::new(vec![SortField::new(sample.data_type().clone())]) else {
-        return false;
-    };
-    let Ok(rows) = converter.convert_columns(std::slice::from_ref(&sample)) else {
-        return false;
-    };
+    let converter = RowConverter::new(vec![SortField::new(sample.data_type().clone())]).ok()?;
+    let rows = converter
+        .convert_columns(std::slice::from_ref(&sample))
+        .ok()?;
     // Every column of every write is sampled: a fast hash (no untrusted keys here).
     let distinct: foldhash::HashSet<&[u8]> = rows.iter().map(|r| r.data()).collect();
-    distinct.len() as f64 > DISTINCT_SHARE * sample.len() as f64
+    Some(distinct.len() as f64 / sample.len() as f64)
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{Int64Array, StringArray};
+    use arrow::array::{Decimal128Array, Int32Array, Int64Array, StringArray};
     use arrow::datatypes::{Field, Schema};
 
     use super::*;
@@ -114,8 +156,12 @@ mod tests {
         props.dictionary_enabled(&ColumnPath::from(column))
     }
 
+    fn encoding(props: &WriterProperties, column: &str) -> Option<Encoding> {
+        props.encoding(&ColumnPath::from(column))
+    }
+
     #[test]
-    fn distinct_columns_and_raw_are_plain_repetitive_ones_keep_the_dictionary() {
+    fn distinct_columns_are_plain_or_delta_packed_repetitive_ones_keep_the_dictionary() {
         let n = 1_000;
         let schema = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Int64, false),
@@ -123,6 +169,8 @@ mod tests {
             Field::new("email", DataType::Utf8, true),
             Field::new("_raw", DataType::Utf8, false),
             Field::new("tiny", DataType::Int64, true),
+            Field::new("amount", DataType::Decimal128(18, 2), true),
+            Field::new("status", DataType::Int32, true),
         ]));
         let ids: Vec<i64> = (0..n).collect();
         let currencies: Vec<&str> = (0..n)
@@ -130,8 +178,14 @@ mod tests {
             .collect();
         let emails: Vec<String> = (0..n).map(|i| format!("p{}@example.com", i / 2)).collect();
         let raws: Vec<String> = (0..n).map(|_| "{}".to_string()).collect();
-        // Mostly null: too few values to judge.
+        // Mostly null.
         let tiny: Vec<Option<i64>> = (0..n).map(|i| (i < 100).then_some(i)).collect();
+        // A third distinct: repeats, but too many values for a dictionary to pay.
+        let amounts =
+            Decimal128Array::from((0..n).map(|i| i128::from(i % 333) * 25).collect::<Vec<_>>())
+                .with_precision_and_scale(18, 2)
+                .unwrap();
+        let statuses: Vec<i32> = (0..n).map(|i| (i % 4) as i32).collect();
         let batch = RecordBatch::try_new(
             schema.clone(),
             vec![
@@ -140,17 +194,35 @@ mod tests {
                 Arc::new(StringArray::from(emails)),
                 Arc::new(StringArray::from(raws)),
                 Arc::new(Int64Array::from(tiny)),
+                Arc::new(amounts),
+                Arc::new(Int32Array::from(statuses)),
             ],
         )
         .unwrap();
 
         let props = writer_properties(&schema, Some(&batch));
         assert!(!dictionary(&props, "id"));
+        assert_eq!(encoding(&props, "id"), Some(Encoding::DELTA_BINARY_PACKED));
+        assert!(!dictionary(&props, "amount"));
+        assert_eq!(
+            encoding(&props, "amount"),
+            Some(Encoding::DELTA_BINARY_PACKED)
+        );
+        assert!(
+            dictionary(&props, "status"),
+            "four values keep the dictionary"
+        );
         assert!(dictionary(&props, "currency"));
+        assert_eq!(encoding(&props, "currency"), None);
         // Half distinct is not "mostly".
         assert!(dictionary(&props, "email"));
         assert!(!dictionary(&props, "_raw"), "_raw is always plain");
-        assert!(dictionary(&props, "tiny"));
+        // Nulls count as one value: 101 distinct in 1,000 rows is over a sixteenth.
+        assert!(!dictionary(&props, "tiny"));
+        assert_eq!(
+            encoding(&props, "tiny"),
+            Some(Encoding::DELTA_BINARY_PACKED)
+        );
         assert_eq!(
             props.statistics_enabled(&ColumnPath::from("_raw")),
             EnabledStatistics::None
@@ -162,6 +234,72 @@ mod tests {
             "without a sample only _raw is special"
         );
         assert!(!dictionary(&rewrite, "_raw"));
+    }
+
+    #[test]
+    fn written_files_use_the_chosen_encodings_and_read_back_the_same() {
+        let n = 5_000_i64;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("amount", DataType::Decimal128(18, 2), true),
+            Field::new("status", DataType::Int32, false),
+        ]));
+        let amounts = Decimal128Array::from(
+            (0..n)
+                .map(|i| (i % 7 != 0).then_some(i128::from(i * 37 % 1_999)))
+                .collect::<Vec<_>>(),
+        )
+        .with_precision_and_scale(18, 2)
+        .unwrap();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(
+                    (0..n).map(|i| 1_000_000 + i * 3).collect::<Vec<_>>(),
+                )),
+                Arc::new(amounts),
+                Arc::new(Int32Array::from(
+                    (0..n).map(|i| (i % 3) as i32).collect::<Vec<_>>(),
+                )),
+            ],
+        )
+        .unwrap();
+        let props = writer_properties(&schema, Some(&batch));
+        let mut file = Vec::new();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(&mut file, schema.clone(), Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+
+        let bytes = bytes::Bytes::from(file);
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
+        let encodings = |i: usize| {
+            reader
+                .metadata()
+                .row_group(0)
+                .column(i)
+                .encodings()
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            encodings(0).contains(&Encoding::DELTA_BINARY_PACKED),
+            "{:?}",
+            encodings(0)
+        );
+        assert!(
+            encodings(1).contains(&Encoding::DELTA_BINARY_PACKED),
+            "{:?}",
+            encodings(1)
+        );
+        assert!(
+            encodings(2).contains(&Encoding::RLE_DICTIONARY),
+            "{:?}",
+            encodings(2)
+        );
+        let read: Vec<RecordBatch> = reader.build().unwrap().map(|b| b.unwrap()).collect();
+        let read = arrow::compute::concat_batches(&schema, &read).unwrap();
+        assert_eq!(read, batch);
     }
 
     #[test]
