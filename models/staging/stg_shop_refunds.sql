@@ -17,7 +17,8 @@ SELECT
   created_at,
   processed_at,
   COALESCE(processed_at, created_at)            AS refunded_at,
-  CAST(COALESCE(processed_at, created_at) AS DATE) AS refunded_date,
+  -- The UTC date, the zone dropped first as in stg_shop_orders.processed_date.
+  CAST(arrow_cast(COALESCE(processed_at, created_at), 'Timestamp(Microsecond, None)') AS DATE) AS refunded_date,
   note,
   restock
 FROM ranked
