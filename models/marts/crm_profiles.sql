@@ -11,8 +11,7 @@ WITH refunded AS (
   -- Summed per store customer (a guest checkout: per order), then per golden
   -- customer (store_golden_ids): the same sums as matching every order to its
   -- golden id, joining ~1.8M keys instead of 10M orders at 10M.
-  SELECT o.customer_id,
-         CASE WHEN o.customer_id IS NULL THEN o.order_id END AS guest_order_id,
+  SELECT COALESCE(o.customer_id, -o.order_id) AS store_key,
          sum(CASE WHEN o.is_captured THEN o.total_price - COALESCE(r.refunded, 0) ELSE CAST(0 AS DECIMAL(18,2)) END) AS total_spent,
          count(*)               AS orders_count,
          max(o.processed_date)  AS last_order_date,
@@ -20,7 +19,7 @@ WITH refunded AS (
   FROM models.stg_shop_orders o
   LEFT JOIN refunded r ON r.order_id = o.order_id
   WHERE NOT o.is_test
-  GROUP BY o.customer_id, guest_order_id
+  GROUP BY store_key
 ), per_customer AS (
   SELECT k.golden_id,
          sum(p.total_spent)     AS total_spent,
@@ -28,9 +27,7 @@ WITH refunded AS (
          max(p.last_order_date) AS last_order_date,
          min(p.currency)        AS currency
   FROM per_key p
-  JOIN models.store_golden_ids k
-    ON (k.customer_id IS NOT DISTINCT FROM p.customer_id)
-   AND (k.guest_order_id IS NOT DISTINCT FROM p.guest_order_id)
+  JOIN models.store_golden_ids k ON k.store_key = p.store_key
   GROUP BY k.golden_id
 )
 SELECT gc.golden_id,

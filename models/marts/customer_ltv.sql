@@ -4,14 +4,13 @@
 -- per golden customer (store_golden_ids), which equals summing each order under its
 -- golden id without matching every order to one.
 WITH per_key AS (
-  SELECT customer_id,
-         CASE WHEN customer_id IS NULL THEN order_id END AS guest_order_id,
+  SELECT COALESCE(customer_id, -order_id) AS store_key,
          sum(net_sales_reporting) AS ltv,
          count(*)                 AS orders_count,
          min(processed_date)      AS first_order_date,
          max(processed_date)      AS last_order_date
   FROM models.orders_fx
-  GROUP BY customer_id, guest_order_id
+  GROUP BY store_key
 ), per_customer AS (
   SELECT k.golden_id,
          sum(p.ltv)              AS ltv,
@@ -19,9 +18,7 @@ WITH per_key AS (
          min(p.first_order_date) AS first_order_date,
          max(p.last_order_date)  AS last_order_date
   FROM per_key p
-  JOIN models.store_golden_ids k
-    ON (k.customer_id IS NOT DISTINCT FROM p.customer_id)
-   AND (k.guest_order_id IS NOT DISTINCT FROM p.guest_order_id)
+  JOIN models.store_golden_ids k ON k.store_key = p.store_key
   GROUP BY k.golden_id
 )
 SELECT gc.golden_id,

@@ -660,7 +660,7 @@ async fn one_person_under_many_identifiers_is_one_golden_customer() {
          UNION ALL
          SELECT 'order ' || CAST(order_id AS VARCHAR), golden_id = 'g_' || substr(md5('c:shop:501'), 1, 16) FROM order_golden_ids WHERE order_id IN (1001, 1003, 1006)
          UNION ALL
-         SELECT 'key ' || COALESCE('c' || CAST(customer_id AS VARCHAR), 'o' || CAST(guest_order_id AS VARCHAR)), golden_id = 'g_' || substr(md5('c:shop:501'), 1, 16) FROM store_golden_ids WHERE customer_id = 501 OR guest_order_id = 1006
+         SELECT 'key ' || COALESCE('c' || CAST(customer_id AS VARCHAR), 'o' || CAST(guest_order_id AS VARCHAR)) || ' ' || CAST(store_key AS VARCHAR), golden_id = 'g_' || substr(md5('c:shop:501'), 1, 16) FROM store_golden_ids WHERE customer_id = 501 OR guest_order_id = 1006
          ORDER BY 1").await;
     assert_eq!(
         table(&ann),
@@ -670,9 +670,10 @@ async fn one_person_under_many_identifiers_is_one_golden_customer() {
             "e:x7kq2@privaterelay.appleid.com | true",
             "h:hubspot:9001 | true",
             "k:klaviyo:01ABC | true",
-            // The marts' integer keys: her customer id and her guest checkout.
-            "key c501 | true",
-            "key o1006 | true",
+            // The marts' integer keys: her customer id and her guest checkout
+            // (store_key: the customer id, or the guest order id negated).
+            "key c501 501 | true",
+            "key o1006 -1006 | true",
             // The guest checkout is a node of its own; Ann's store orders are hers
             // through her customer node.
             "o:shop:1006 | true",
