@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `canonical_email(text)` | scalar | [`email`] |
 //! | `e164(phone, default_region)` | scalar | [`phone`] |
+//! | `utc_iso8601(timestamp)` | scalar | [`iso_time`] |
 //! | `connected_components('<table or SELECT>')` | table | [`identity`] |
 //! | `fx_daily('<table or SELECT>' [, 'YYYY-MM-DD'])` | table | [`fx`] |
 //! | `reporting_currency()`, `source_priority(source)` | scalar | [`settings`] |
@@ -14,6 +15,7 @@
 pub mod email;
 pub mod fx;
 pub mod identity;
+pub mod iso_time;
 pub mod min_by;
 pub mod phone;
 mod phone_fast;
@@ -40,6 +42,7 @@ pub fn register(ctx: &SessionContext, settings: &Settings) {
     ctx.register_udf(ScalarUDF::from(settings::SourcePriority::new(settings)));
     ctx.register_udf(ScalarUDF::from(email::CanonicalEmail::new()));
     ctx.register_udf(ScalarUDF::from(phone::E164::new()));
+    ctx.register_udf(ScalarUDF::from(iso_time::UtcIso8601::new()));
     ctx.register_udaf(AggregateUDF::from(min_by::MinBy::new()));
     ctx.register_udtf(
         "connected_components",
