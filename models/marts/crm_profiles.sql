@@ -11,6 +11,7 @@ WITH refunded AS (
   -- Summed per store customer (a guest checkout: per order), then per golden
   -- customer (store_golden_ids): the same sums as matching every order to its
   -- golden id, joining ~1.8M keys instead of 10M orders at 10M.
+  -- store_key as store_golden_ids defines it: the customer id, a guest order's id negated.
   SELECT COALESCE(o.customer_id, -o.order_id) AS store_key,
          sum(CASE WHEN o.is_captured THEN o.total_price - COALESCE(r.refunded, 0) ELSE CAST(0 AS DECIMAL(18,2)) END) AS total_spent,
          count(*)               AS orders_count,

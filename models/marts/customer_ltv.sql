@@ -4,6 +4,7 @@
 -- per golden customer (store_golden_ids), which equals summing each order under its
 -- golden id without matching every order to one.
 WITH per_key AS (
+  -- store_key as store_golden_ids defines it: the customer id, a guest order's id negated.
   SELECT COALESCE(customer_id, -order_id) AS store_key,
          sum(net_sales_reporting) AS ltv,
          count(*)                 AS orders_count,

@@ -5,8 +5,9 @@
 //! Why it exists: `CAST(ts AS VARCHAR)` formats through chrono and, for a zoned
 //! timestamp, the time-zone library, value by value (~110 ns a row, a second of
 //! `klaviyo_order_events` at 10M orders); the civil date of a day count is a few
-//! integer operations (~50 ns a row with the builder's copies). Years outside 0000–9999, which ISO 8601's four-digit form
-//! cannot hold, are formatted by chrono with a sign.
+//! integer operations (~50 ns a row with the builder's copies). Years outside
+//! 0000–9999, which ISO 8601's four-digit form cannot hold, are formatted by
+//! chrono with a sign.
 
 use std::fmt::Write;
 use std::sync::Arc;
