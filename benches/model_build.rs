@@ -30,8 +30,8 @@ use serde_json::Value;
 
 mod common;
 use common::{
-    HandedOverDir, cpu_secs, env_usize, peak_mib, reset_peak, rss_mib, run_child, shopify_source,
-    shopify_unlimited, store_history,
+    HandedOverDir, cpu_secs, env_usize, minor_faults, peak_mib, reset_peak, rss_mib, run_child,
+    shopify_source, shopify_unlimited, store_history,
 };
 
 /// Land `records` of `resource` into `raw_shop.*`, one append per entity.
@@ -359,6 +359,8 @@ fn main() -> anyhow::Result<()> {
         }
 
         reset_peak();
+        let (user0, sys0) = cpu_secs();
+        let faults0 = minor_faults();
         let t = Instant::now();
         let mut timeline = std::env::var_os("LOCKSTEP_BENCH_TIMELINE").map(|_| Timeline::start());
         let report = lockstep::model::run(&project, &warehouse, &[], &mut |event| {
@@ -369,7 +371,18 @@ fn main() -> anyhow::Result<()> {
         .await?;
         let secs = t.elapsed().as_secs_f64();
         let peak = peak_mib();
+        let (user, sys) = cpu_secs();
+        let faults = minor_faults() - faults0;
         println!("model_build: {} models over {landed} orders / {customers} customers in {secs:.2}s; peak RSS {peak:.0} MiB", report.models.len());
+        // System time is mostly the kernel zeroing fresh pages (the faults) and
+        // copying written files into the page cache; it swings more than user time
+        // between runs on a virtual machine.
+        println!(
+            "model_build: cpu user {:.1}s, system {:.1}s; {:.2}M minor page faults",
+            user - user0,
+            sys - sys0,
+            faults / 1e6
+        );
         for m in &report.models {
             println!("  {:<28} {:>10} rows {:>8.2}s", m.model, m.rows.map_or("view".into(), |r| r.to_string()), m.seconds);
         }
