@@ -22,4 +22,5 @@ pub mod query;
 pub mod sandbox;
 pub mod schedule;
 pub mod sink;
+pub mod utc_text;
 pub mod warehouse;
