@@ -251,12 +251,15 @@ async fn explain(project: &Project, warehouse: &Warehouse, names: &str) -> anyho
 }
 
 /// `LOCKSTEP_BENCH_TIMELINE=1`: print each model's start and end as they happen,
-/// with the seconds since the build started, the CPU used so far, the RSS now and
+/// with the seconds since the build started, the CPU used so far (and the system
+/// part of it), the minor page faults taken so far, the RSS now and
 /// the highest RSS sampled (every 50 ms) since the previous line: where the build's
 /// time and memory go when two models run at once.
 struct Timeline {
     t0: Instant,
     cpu0: f64,
+    sys0: f64,
+    faults0: f64,
     peak: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -275,6 +278,8 @@ impl Timeline {
         Timeline {
             t0: Instant::now(),
             cpu0: u + s,
+            sys0: s,
+            faults0: minor_faults(),
             peak,
         }
     }
@@ -291,9 +296,11 @@ impl Timeline {
             .peak
             .swap(rss as u64, std::sync::atomic::Ordering::Relaxed);
         eprintln!(
-            "[{:7.2}s cpu {:7.2}s rss {:6.0} MiB peak-since {:6} MiB] {what}",
+            "[{:7.2}s cpu {:7.2}s (sys {:6.2}s) faults {:5.2}M rss {:6.0} MiB peak-since {:6} MiB] {what}",
             self.t0.elapsed().as_secs_f64(),
             u + s - self.cpu0,
+            s - self.sys0,
+            (minor_faults() - self.faults0) / 1e6,
             rss,
             peak.max(rss as u64)
         );

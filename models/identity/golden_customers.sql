@@ -30,8 +30,7 @@ WITH records AS (
   -- partition (the persons are ranked in parallel).
   SELECT g.golden_id, g.component_id, r.*,
          row_number() OVER (PARTITION BY g.golden_id
-                            ORDER BY source_priority(r.source), r.updated_at DESC, r.source, r.node) AS survivor_rank,
-         row_number() OVER (PARTITION BY g.golden_id ORDER BY r.updated_at DESC, r.node)            AS recency_rank
+                            ORDER BY source_priority(r.source), r.updated_at DESC, r.source, r.node) AS survivor_rank
   FROM records r
   JOIN models.identity_graph g ON g.node = r.node
 )
@@ -43,7 +42,10 @@ SELECT golden_id,
        min_by(first_name, survivor_rank) FILTER (WHERE first_name IS NOT NULL)           AS first_name,
        min_by(last_name, survivor_rank) FILTER (WHERE last_name IS NOT NULL)             AS last_name,
        min_by(primary_tag, survivor_rank) FILTER (WHERE primary_tag IS NOT NULL)         AS primary_tag,
-       min_by(store_customer_id, recency_rank) FILTER (WHERE store_customer_id IS NOT NULL)       AS store_customer_id,
+       -- The most recently updated store customer: the records with a store
+       -- customer id all come from stg_shop_customers (one source, one priority),
+       -- so among them the survivorship order is updated_at DESC, then node.
+       min_by(store_customer_id, survivor_rank) FILTER (WHERE store_customer_id IS NOT NULL)      AS store_customer_id,
        CAST(count(DISTINCT store_customer_id) AS BIGINT)                                  AS store_customers,
        CAST(count(*) AS BIGINT)                                                            AS source_records
 FROM ranked

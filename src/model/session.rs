@@ -13,6 +13,7 @@ use datafusion::physical_plan::collect_partitioned;
 use datafusion::prelude::SessionContext;
 
 use super::error::{ModelError, Result};
+use super::held_rows;
 use super::latest_row::LatestRow;
 use super::project::{Model, ModelSet};
 use super::properties::Materialized;
@@ -97,6 +98,7 @@ pub async fn define_view(ctx: &SessionContext, model: &Model) -> Result<()> {
 /// views, see `shared_views`): readers scan the stored rows instead of re-running
 /// its query. With `keep`, only those columns are held (the ones its readers use,
 /// see `used_columns`); the partitions are kept, so readers still run in parallel.
+/// Text columns are compacted first (see `held_rows`).
 pub async fn define_computed_view(
     ctx: &SessionContext,
     model: &Model,
@@ -121,6 +123,11 @@ pub async fn define_computed_view(
     // The executed plan's schema, not the logical one: the batches match it exactly.
     let schema = plan.schema();
     let partitions = collect_partitioned(plan, task).await.map_err(located)?;
+    let partitions = partitions
+        .iter()
+        .map(|batches| batches.iter().map(held_rows::compact).collect())
+        .collect::<std::result::Result<Vec<Vec<_>>, _>>()
+        .map_err(datafusion::error::DataFusionError::from)?;
     if tracing::enabled!(tracing::Level::DEBUG) {
         let batches = partitions.iter().flatten();
         let rows: usize = batches.clone().map(|b| b.num_rows()).sum();

@@ -1,0 +1,98 @@
+//! Compacting the rows of a view a run holds in memory (see
+//! `session::define_computed_view`). Text read from Parquet arrives as string
+//! views pointing into the decoded pages; a held batch keeps every page it
+//! points into alive, whole, for the rest of the run. Copying the referenced
+//! text into buffers of its own frees the pages: at 10M orders the held
+//! `stg_shop_orders`' email column pinned 1.44 GB of pages for ~0.25 GB of text.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
+use arrow::error::ArrowError;
+
+/// `batch` with each string-view and binary-view column compacted (its text
+/// copied into buffers holding only the bytes its rows use); other columns are
+/// shared as they are.
+pub fn compact(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    if !batch.columns().iter().any(|c| is_view(c.data_type())) {
+        return Ok(batch.clone());
+    }
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|column| match column.data_type() {
+            DataType::Utf8View => Arc::new(column.as_string_view().gc()) as ArrayRef,
+            DataType::BinaryView => Arc::new(column.as_binary_view().gc()) as ArrayRef,
+            _ => Arc::clone(column),
+        })
+        .collect();
+    RecordBatch::try_new(batch.schema(), columns)
+}
+
+fn is_view(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Utf8View | DataType::BinaryView)
+}
+
+/// Bytes of the buffers `array` keeps alive, each counted once (slices of one
+/// buffer share it).
+#[cfg(test)]
+fn retained_bytes(array: &dyn Array) -> usize {
+    let data = array.to_data();
+    let mut seen = std::collections::HashSet::new();
+    data.buffers()
+        .iter()
+        .filter(|b| seen.insert(b.data_ptr()))
+        .map(|b| b.capacity())
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringViewArray};
+    use arrow::datatypes::{Field, Schema};
+
+    #[test]
+    fn a_slice_of_long_strings_keeps_its_values_and_drops_the_rest_of_the_buffer() {
+        let long: Vec<Option<String>> = (0..10_000)
+            .map(|i| (i % 7 != 0).then(|| format!("customer-{i:06}@example.com")))
+            .collect();
+        let all = StringViewArray::from_iter(long.iter().map(|s| s.as_deref()));
+        let slice = all.slice(100, 50);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("email", DataType::Utf8View, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..50)),
+                Arc::new(slice.clone()),
+            ],
+        )
+        .unwrap();
+        let compacted = compact(&batch).unwrap();
+        assert_eq!(compacted.schema(), batch.schema());
+        // Same rows, nulls included.
+        assert_eq!(compacted.column(1).as_string_view(), &slice);
+        assert_eq!(compacted.column(1).null_count(), slice.null_count());
+        // The 50 rows' text (~26 bytes each) instead of the 10,000 rows' buffer.
+        let before = retained_bytes(batch.column(1).as_ref());
+        let after = retained_bytes(compacted.column(1).as_ref());
+        assert!(before > 200_000, "{before}");
+        assert!(after < 4_000, "{after}");
+        // Columns that are not views are shared, not copied.
+        assert!(Arc::ptr_eq(compacted.column(0), batch.column(0)));
+    }
+
+    #[test]
+    fn a_batch_without_views_is_returned_as_is() {
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(0..10))])
+                .unwrap();
+        let same = compact(&batch).unwrap();
+        assert!(Arc::ptr_eq(same.column(0), batch.column(0)));
+    }
+}
