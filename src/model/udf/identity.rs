@@ -78,7 +78,9 @@ impl TableProvider for ComponentsTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let started = std::time::Instant::now();
         let input = super::read_source(state, &self.source).await?;
+        let read = started.elapsed();
         let pairs = pair_columns(&input)?;
         let options = state.config_options();
         let batch_size: usize = options.execution.batch_size.into();
@@ -92,6 +94,12 @@ impl TableProvider for ComponentsTable {
         })
         .await
         .map_err(|e| DataFusionError::Execution(format!("connected_components: {e}")))??;
+        tracing::debug!(
+            source = %self.source,
+            read_secs = read.as_secs_f64(),
+            resolve_secs = (started.elapsed() - read).as_secs_f64(),
+            "connected_components"
+        );
         MemTable::try_new(
             SCHEMA.clone(),
             spread(batches, options.execution.target_partitions),
