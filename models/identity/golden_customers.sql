@@ -36,7 +36,8 @@ WITH records AS (
 )
 SELECT golden_id,
        min(component_id)                                                                   AS component_id,
-       min_by(lower(trim(email)), survivor_rank) FILTER (WHERE email_canonical IS NOT NULL) AS email,
+       -- Normalized once per person, after the pick, rather than on every record.
+       lower(trim(min_by(email, survivor_rank) FILTER (WHERE email_canonical IS NOT NULL))) AS email,
        min_by(email_canonical, survivor_rank) FILTER (WHERE email_canonical IS NOT NULL) AS email_canonical,
        min_by(phone_e164, survivor_rank) FILTER (WHERE phone_e164 IS NOT NULL)           AS phone_e164,
        min_by(first_name, survivor_rank) FILTER (WHERE first_name IS NOT NULL)           AS first_name,
@@ -46,7 +47,9 @@ SELECT golden_id,
        -- customer id all come from stg_shop_customers (one source, one priority),
        -- so among them the survivorship order is updated_at DESC, then node.
        min_by(store_customer_id, survivor_rank) FILTER (WHERE store_customer_id IS NOT NULL)      AS store_customer_id,
-       CAST(count(DISTINCT store_customer_id) AS BIGINT)                                  AS store_customers,
+       -- Each store customer is one record (stg_shop_customers has one row per id)
+       -- and one node, so counting ids counts distinct ones, without a set per group.
+       CAST(count(store_customer_id) AS BIGINT)                                           AS store_customers,
        CAST(count(*) AS BIGINT)                                                            AS source_records
 FROM ranked
 GROUP BY golden_id
