@@ -8,13 +8,19 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::buffer::Buffer;
 use arrow::datatypes::DataType;
 use arrow::error::ArrowError;
 
-/// `batch` with each string-view and binary-view column compacted (its text
-/// copied into buffers holding only the bytes its rows use); other columns are
-/// shared as they are.
-pub fn compact(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+/// A view column is copied when its buffers hold more than this many times the
+/// bytes its rows use; tighter ones are kept as they are (copying them frees
+/// little).
+const SLACK: usize = 2;
+
+/// `batch` with each string-view and binary-view column whose buffers hold much
+/// more than its rows use compacted (its text copied into buffers holding only
+/// those bytes); other columns are shared as they are.
+pub(super) fn compact(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     if !batch.columns().iter().any(|c| is_view(c.data_type())) {
         return Ok(batch.clone());
     }
@@ -22,8 +28,22 @@ pub fn compact(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
         .columns()
         .iter()
         .map(|column| match column.data_type() {
-            DataType::Utf8View => Arc::new(column.as_string_view().gc()) as ArrayRef,
-            DataType::BinaryView => Arc::new(column.as_binary_view().gc()) as ArrayRef,
+            DataType::Utf8View => {
+                let text = column.as_string_view();
+                if loose(text.data_buffers(), text.total_buffer_bytes_used()) {
+                    Arc::new(text.gc()) as ArrayRef
+                } else {
+                    Arc::clone(column)
+                }
+            }
+            DataType::BinaryView => {
+                let bytes = column.as_binary_view();
+                if loose(bytes.data_buffers(), bytes.total_buffer_bytes_used()) {
+                    Arc::new(bytes.gc()) as ArrayRef
+                } else {
+                    Arc::clone(column)
+                }
+            }
             _ => Arc::clone(column),
         })
         .collect();
@@ -32,6 +52,12 @@ pub fn compact(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
 
 fn is_view(data_type: &DataType) -> bool {
     matches!(data_type, DataType::Utf8View | DataType::BinaryView)
+}
+
+/// Whether `buffers` hold over [`SLACK`] times the `used` bytes.
+fn loose(buffers: &[Buffer], used: usize) -> bool {
+    let held: usize = buffers.iter().map(Buffer::capacity).sum();
+    held > used.saturating_mul(SLACK)
 }
 
 /// Bytes of the buffers `array` keeps alive, each counted once (slices of one
@@ -84,6 +110,9 @@ mod tests {
         assert!(after < 4_000, "{after}");
         // Columns that are not views are shared, not copied.
         assert!(Arc::ptr_eq(compacted.column(0), batch.column(0)));
+        // A compacted column is tight: compacting again shares it.
+        let again = compact(&compacted).unwrap();
+        assert!(Arc::ptr_eq(again.column(1), compacted.column(1)));
     }
 
     #[test]
