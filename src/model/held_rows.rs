@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, GenericByteViewArray, RecordBatch};
 use arrow::buffer::Buffer;
-use arrow::datatypes::DataType;
+use arrow::datatypes::{ByteViewType, DataType};
 use arrow::error::ArrowError;
 
 /// A view column is copied when its buffers hold more than this many times the
@@ -28,26 +28,25 @@ pub(super) fn compact(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
         .columns()
         .iter()
         .map(|column| match column.data_type() {
-            DataType::Utf8View => {
-                let text = column.as_string_view();
-                if loose(text.data_buffers(), text.total_buffer_bytes_used()) {
-                    Arc::new(text.gc()) as ArrayRef
-                } else {
-                    Arc::clone(column)
-                }
-            }
-            DataType::BinaryView => {
-                let bytes = column.as_binary_view();
-                if loose(bytes.data_buffers(), bytes.total_buffer_bytes_used()) {
-                    Arc::new(bytes.gc()) as ArrayRef
-                } else {
-                    Arc::clone(column)
-                }
-            }
+            DataType::Utf8View => compact_view(column.as_string_view(), column),
+            DataType::BinaryView => compact_view(column.as_binary_view(), column),
             _ => Arc::clone(column),
         })
         .collect();
     RecordBatch::try_new(batch.schema(), columns)
+}
+
+/// `array` (the view column `column`) compacted when its buffers are loose, else
+/// `column` itself.
+fn compact_view<T: ByteViewType + ?Sized>(
+    array: &GenericByteViewArray<T>,
+    column: &ArrayRef,
+) -> ArrayRef {
+    if loose(array.data_buffers(), array.total_buffer_bytes_used()) {
+        Arc::new(array.gc())
+    } else {
+        Arc::clone(column)
+    }
 }
 
 fn is_view(data_type: &DataType) -> bool {
