@@ -21,9 +21,6 @@ const SLACK: usize = 2;
 /// more than its rows use compacted (its text copied into buffers holding only
 /// those bytes); other columns are shared as they are.
 pub(super) fn compact(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-    if !batch.columns().iter().any(|c| is_view(c.data_type())) {
-        return Ok(batch.clone());
-    }
     let columns: Vec<ArrayRef> = batch
         .columns()
         .iter()
@@ -47,10 +44,6 @@ fn compact_view<T: ByteViewType + ?Sized>(
     } else {
         Arc::clone(column)
     }
-}
-
-fn is_view(data_type: &DataType) -> bool {
-    matches!(data_type, DataType::Utf8View | DataType::BinaryView)
 }
 
 /// Whether `buffers` hold over [`SLACK`] times the `used` bytes.
