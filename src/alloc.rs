@@ -35,6 +35,20 @@ pub fn tune() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS as c_long) }
 }
 
+/// Hand freed memory back to the kernel at once (purge delay 0) from now on, for a
+/// process whose own peak is close to the machine's memory. The model bench's
+/// 10M-order preparation holds the sandbox's whole store (~20 GB) beside the
+/// landing: with the 5 s delay the landing's freed buffers took it past 24 GiB and
+/// the kernel killed it; purged at once, it peaked at ~23 GB. An operator's
+/// `MIMALLOC_PURGE_DELAY` still wins.
+pub fn purge_at_once() {
+    if std::env::var_os(PURGE_DELAY_ENV).is_some() {
+        return;
+    }
+    // SAFETY: as in `tune`.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +67,10 @@ mod tests {
             tune();
             let after = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
             assert_eq!(after, PURGE_DELAY_MS as c_long);
+            purge_at_once();
+            let now = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+            assert_eq!(now, 0);
+            tune();
         }
     }
 }

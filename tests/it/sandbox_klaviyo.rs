@@ -405,21 +405,18 @@ async fn bulk_import_job_completes_and_profiles_exist() {
     assert_eq!(status, 400);
 }
 
-#[tokio::test]
-async fn profiles_cursor_pagination_and_updated_filter() {
-    let api = Api::start(no_limits(), seed(45)).await;
-    let mut ids = Vec::new();
-    let mut next = Some(format!(
-        "{}/api/profiles?page[size]=10&sort=email",
-        api.base
-    ));
+/// Every profile `GET /api/profiles?page[size]=10&{params}` pages through, following
+/// `links.next` (each page at most 10, each link keeping the page size).
+async fn walk(api: &Api, params: &str) -> Vec<Value> {
+    let mut profiles = Vec::new();
+    let mut next = Some(format!("{}/api/profiles?page[size]=10&{params}", api.base));
     for _ in 0..10 {
         let Some(url) = next.take() else { break };
         let (status, _, v) = api.send(api.absolute(&url)).await;
         assert_eq!(status, 200, "{v}");
         let page = v["data"].as_array().unwrap();
         assert!(page.len() <= 10);
-        ids.extend(page.iter().map(|p| p["id"].as_str().unwrap().to_string()));
+        profiles.extend(page.iter().cloned());
         next = v["links"]["next"].as_str().map(str::to_string);
         if let Some(n) = &next {
             assert!(
@@ -428,8 +425,39 @@ async fn profiles_cursor_pagination_and_updated_filter() {
             );
         }
     }
+    assert!(next.is_none(), "more than 10 pages");
+    profiles
+}
+
+#[tokio::test]
+async fn profiles_cursor_pagination_and_updated_filter() {
+    let api = Api::start(no_limits(), seed(45)).await;
+    let ids: Vec<String> = walk(&api, "sort=email")
+        .await
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids.len(), 45);
     assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 45);
+
+    // Newest first: the cursor carries the instant (ties fall to the id).
+    let newest_first = walk(&api, "sort=-updated").await;
+    let updated: Vec<i64> = newest_first
+        .iter()
+        .map(|p| {
+            let text = p["attributes"]["updated"].as_str().unwrap();
+            chrono::DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .timestamp()
+        })
+        .collect();
+    assert!(updated.windows(2).all(|w| w[0] >= w[1]), "{updated:?}");
+    let again: BTreeSet<&str> = newest_first
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(again.len(), 45, "each profile once");
+    assert_eq!(again, ids.iter().map(String::as_str).collect());
 
     let (status, v) = api.get("/api/profiles?page[size]=101").await;
     assert_eq!(status, 400);

@@ -120,15 +120,42 @@ pub fn import(
     ))
 }
 
-fn sort_key(p: &Profile, field: &str) -> String {
-    // Zero-padded epoch microseconds sort like the instants and are cheap to
-    // build for every profile on every page.
-    let t = |t: chrono::DateTime<chrono::Utc>| format!("{:020}", t.timestamp_micros().max(0));
-    match field {
-        "created" => t(p.created),
-        "updated" => t(p.updated),
-        "email" => p.field("email").unwrap_or("").to_string(),
-        _ => p.id.clone(),
+/// A profile's value for a sort: instants as epoch microseconds (clamped at 0, as
+/// the cursor's text has them), text borrowed from the profile. Built for every
+/// matching profile on every page, so it allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum SortKey<'a> {
+    Micros(i64),
+    Text(&'a str),
+}
+
+impl<'a> SortKey<'a> {
+    fn of(p: &'a Profile, field: &str) -> Self {
+        match field {
+            "created" => Self::Micros(p.created.timestamp_micros().max(0)),
+            "updated" => Self::Micros(p.updated.timestamp_micros().max(0)),
+            "email" => Self::Text(p.field("email").unwrap_or("")),
+            _ => Self::Text(&p.id),
+        }
+    }
+
+    /// The key a cursor's text stands for, for a sort on `field`.
+    fn from_cursor(field: &str, text: &'a str) -> Result<Self, ApiError> {
+        match field {
+            "created" | "updated" => text
+                .parse()
+                .map(Self::Micros)
+                .map_err(|_| ApiError::invalid_param("Invalid page cursor.", "page[cursor]")),
+            _ => Ok(Self::Text(text)),
+        }
+    }
+
+    /// The cursor's text: zero-padded microseconds, so that text order is key order.
+    fn cursor_text(&self) -> String {
+        match self {
+            Self::Micros(m) => format!("{m:020}"),
+            Self::Text(t) => t.to_string(),
+        }
     }
 }
 
@@ -213,32 +240,35 @@ pub fn list(store: &Profiles, q: &Query, base: &str, path: &str) -> Result<Value
         }
         None => None,
     };
+    let after = match &after {
+        Some((k, i)) => Some((SortKey::from_cursor(field, k)?, i.as_str())),
+        None => None,
+    };
     let keep = |p: &&Profile| conds.iter().all(|c| matches(p, c));
     // Ascending id order is the storage order: take one page without a sort.
-    let mut hits: Vec<(String, &Profile)> = if field == "id" && !desc {
-        let from = after.as_ref().map_or("", |(_, i)| i.as_str());
+    let mut hits: Vec<(SortKey, &Profile)> = if field == "id" && !desc {
+        let from = after.map_or("", |(_, i)| i);
         store
             .after_id(from)
             .filter(keep)
             .take(size + 1)
-            .map(|p| (p.id.clone(), p))
+            .map(|p| (SortKey::Text(&p.id), p))
             .collect()
     } else {
         store
             .all()
             .filter(keep)
-            .map(|p| (sort_key(p, field), p))
+            .map(|p| (SortKey::of(p, field), p))
             .collect()
     };
-    hits.retain(|(k, p)| match &after {
+    hits.retain(|(k, p)| match after {
         None => true,
-        Some((ak, ai)) => {
-            let here = (k.as_str(), p.id.as_str());
-            let there = (ak.as_str(), ai.as_str());
+        Some(there) => {
+            let here = (*k, p.id.as_str());
             if desc { here < there } else { here > there }
         }
     });
-    let order = |(ka, a): &(String, &Profile), (kb, b): &(String, &Profile)| {
+    let order = |(ka, a): &(SortKey, &Profile), (kb, b): &(SortKey, &Profile)| {
         let o = (ka, &a.id).cmp(&(kb, &b.id));
         if desc { o.reverse() } else { o }
     };
@@ -260,7 +290,7 @@ pub fn list(store: &Profiles, q: &Query, base: &str, path: &str) -> Result<Value
             base,
             path,
             q,
-            &encode_cursor(&json!({"s": sort, "k": k, "i": p.id})),
+            &encode_cursor(&json!({"s": sort, "k": k.cursor_text(), "i": p.id})),
         )
     });
     Ok(json!({
