@@ -150,7 +150,8 @@ impl<'a> SortKey<'a> {
         }
     }
 
-    /// The cursor's text: zero-padded microseconds, so that text order is key order.
+    /// The cursor's text (read back by `from_cursor`; instants zero-padded, as
+    /// cursors have always had them).
     fn cursor_text(&self) -> String {
         match self {
             Self::Micros(m) => format!("{m:020}"),
