@@ -27,12 +27,7 @@ const PURGE_DELAY_ENV: &str = "MIMALLOC_PURGE_DELAY";
 /// Apply lockstep's allocator options; an operator's `MIMALLOC_PURGE_DELAY` wins.
 /// Call once, first thing in `main`.
 pub fn tune() {
-    if std::env::var_os(PURGE_DELAY_ENV).is_some() {
-        return;
-    }
-    // SAFETY: mi_option_set stores an integer in mimalloc's option table; it takes
-    // no pointers and may be called at any time from any thread.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS as c_long) }
+    set_purge_delay(PURGE_DELAY_MS as c_long);
 }
 
 /// Hand freed memory back to the kernel at once (purge delay 0) from now on, for a
@@ -42,11 +37,17 @@ pub fn tune() {
 /// the kernel killed it; purged at once, it peaked at ~23 GB. An operator's
 /// `MIMALLOC_PURGE_DELAY` still wins.
 pub fn purge_at_once() {
+    set_purge_delay(0);
+}
+
+/// Set mimalloc's purge delay unless the operator set `MIMALLOC_PURGE_DELAY`.
+fn set_purge_delay(ms: c_long) {
     if std::env::var_os(PURGE_DELAY_ENV).is_some() {
         return;
     }
-    // SAFETY: as in `tune`.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+    // SAFETY: mi_option_set stores an integer in mimalloc's option table; it takes
+    // no pointers and may be called at any time from any thread.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ms) }
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, GenericByteViewArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::buffer::Buffer;
-use arrow::datatypes::{ByteViewType, DataType};
+use arrow::datatypes::{BinaryViewType, ByteViewType, DataType, StringViewType};
 use arrow::error::ArrowError;
 
 /// A view column is copied when its buffers hold more than this many times the
@@ -25,20 +25,17 @@ pub(super) fn compact(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
         .columns()
         .iter()
         .map(|column| match column.data_type() {
-            DataType::Utf8View => compact_view(column.as_string_view(), column),
-            DataType::BinaryView => compact_view(column.as_binary_view(), column),
+            DataType::Utf8View => compact_view::<StringViewType>(column),
+            DataType::BinaryView => compact_view::<BinaryViewType>(column),
             _ => Arc::clone(column),
         })
         .collect();
     RecordBatch::try_new(batch.schema(), columns)
 }
 
-/// `array` (the view column `column`) compacted when its buffers are loose, else
-/// `column` itself.
-fn compact_view<T: ByteViewType + ?Sized>(
-    array: &GenericByteViewArray<T>,
-    column: &ArrayRef,
-) -> ArrayRef {
+/// The view column `column` compacted when its buffers are loose, else itself.
+fn compact_view<T: ByteViewType>(column: &ArrayRef) -> ArrayRef {
+    let array = column.as_byte_view::<T>();
     if loose(array.data_buffers(), array.total_buffer_bytes_used()) {
         Arc::new(array.gc())
     } else {

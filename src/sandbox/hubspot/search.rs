@@ -31,10 +31,9 @@ struct Filter {
     prop: String,
     prop_type: PropType,
     op: String,
+    /// The raw value (token operators match text); the typed values below are
+    /// typed once per request, not for every contact on every page.
     value: Option<String>,
-    high: Option<String>,
-    values: Vec<String>,
-    /// The values above typed once, not for every contact on every page.
     value_key: Option<Key>,
     high_key: Option<Key>,
     value_keys: Vec<Key>,
@@ -142,67 +141,54 @@ impl Filter {
                 "There was a problem with the request. Property \"{prop}\" does not exist"
             ))
         })?;
-        let mut filter = Self {
-            prop: prop.to_string(),
-            prop_type: def.prop_type,
-            value: v.get("value").and_then(scalar),
-            high: v.get("highValue").and_then(scalar),
-            values: v
-                .get("values")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(scalar).collect())
-                .unwrap_or_default(),
-            op,
-            value_key: None,
-            high_key: None,
-            value_keys: Vec::new(),
-        };
+        let value = v.get("value").and_then(scalar);
+        let high = v.get("highValue").and_then(scalar);
+        let values: Vec<String> = v
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(scalar).collect())
+            .unwrap_or_default();
         let needs_value = matches!(
-            filter.op.as_str(),
+            op.as_str(),
             "EQ" | "NEQ" | "LT" | "LTE" | "GT" | "GTE" | "CONTAINS_TOKEN" | "NOT_CONTAINS_TOKEN"
         );
         let known = needs_value
             || matches!(
-                filter.op.as_str(),
+                op.as_str(),
                 "BETWEEN" | "IN" | "NOT_IN" | "HAS_PROPERTY" | "NOT_HAS_PROPERTY"
             );
         if !known {
             return Err(ApiError::validation(format!(
-                "Invalid operator '{}' for property {prop}",
-                filter.op
+                "Invalid operator '{op}' for property {prop}"
             )));
         }
-        let missing = (needs_value && filter.value.is_none())
-            || (filter.op == "BETWEEN" && (filter.value.is_none() || filter.high.is_none()))
-            || (matches!(filter.op.as_str(), "IN" | "NOT_IN") && filter.values.is_empty());
+        let missing = (needs_value && value.is_none())
+            || (op == "BETWEEN" && (value.is_none() || high.is_none()))
+            || (matches!(op.as_str(), "IN" | "NOT_IN") && values.is_empty());
         if missing {
             return Err(ApiError::validation(format!(
-                "The operator {} on property {prop} requires value{}",
-                filter.op,
-                match filter.op.as_str() {
+                "The operator {op} on property {prop} requires value{}",
+                match op.as_str() {
                     "BETWEEN" => " and highValue",
                     "IN" | "NOT_IN" => "s",
                     _ => "",
                 }
             )));
         }
-        for raw in filter
-            .value
-            .iter()
-            .chain(&filter.high)
-            .chain(&filter.values)
-        {
-            if key(filter.prop_type, raw).is_none() {
-                return Err(ApiError::validation(format!(
-                    "'{raw}' is not a valid value for property {prop}"
-                )));
-            }
-        }
-        let typed = |raw: &String| key(filter.prop_type, raw);
-        filter.value_key = filter.value.as_ref().and_then(typed);
-        filter.high_key = filter.high.as_ref().and_then(typed);
-        filter.value_keys = filter.values.iter().filter_map(typed).collect();
-        Ok(filter)
+        let typed = |raw: &String| {
+            key(def.prop_type, raw).ok_or_else(|| {
+                ApiError::validation(format!("'{raw}' is not a valid value for property {prop}"))
+            })
+        };
+        Ok(Self {
+            prop: prop.to_string(),
+            prop_type: def.prop_type,
+            value_key: value.as_ref().map(typed).transpose()?,
+            high_key: high.as_ref().map(typed).transpose()?,
+            value_keys: values.iter().map(typed).collect::<Result<_, _>>()?,
+            value,
+            op,
+        })
     }
 
     fn matches(&self, c: &Contact) -> bool {

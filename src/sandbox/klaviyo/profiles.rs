@@ -225,7 +225,7 @@ pub fn list(store: &Profiles, q: &Query, base: &str, path: &str) -> Result<Value
             "sort",
         ));
     }
-    let after = match param(q, "page[cursor]") {
+    let cursor = match param(q, "page[cursor]") {
         Some(c) => {
             let v = decode_cursor(c)?;
             if v["s"] != sort {
@@ -241,10 +241,10 @@ pub fn list(store: &Profiles, q: &Query, base: &str, path: &str) -> Result<Value
         }
         None => None,
     };
-    let after = match &after {
-        Some((k, i)) => Some((SortKey::from_cursor(field, k)?, i.as_str())),
-        None => None,
-    };
+    let after = cursor
+        .as_ref()
+        .map(|(k, i)| SortKey::from_cursor(field, k).map(|k| (k, i.as_str())))
+        .transpose()?;
     let keep = |p: &&Profile| conds.iter().all(|c| matches(p, c));
     // Ascending id order is the storage order: take one page without a sort.
     let mut hits: Vec<(SortKey, &Profile)> = if field == "id" && !desc {
