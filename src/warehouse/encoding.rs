@@ -78,16 +78,21 @@ pub(super) fn writer_properties(
             builder = builder
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_statistics_enabled(path, EnabledStatistics::None);
-        } else if let Some(share) = sample
+        } else if let Some(sampled) = sample
             .filter(|b| i < b.num_columns())
-            .and_then(|b| distinct_share(b.column(i)))
+            .and_then(|b| Sampled::of(b.column(i)))
         {
-            if integer_backed(field.data_type()) && share > INTEGER_DICTIONARY_SHARE {
+            if integer_backed(field.data_type())
+                && sampled.distinct_share > INTEGER_DICTIONARY_SHARE
+            {
                 builder = builder
                     .set_column_dictionary_enabled(path.clone(), false)
                     .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
-            } else if share > DISTINCT_SHARE {
-                builder = builder.set_column_dictionary_enabled(path, false);
+            } else if sampled.distinct_share > DISTINCT_SHARE {
+                builder = builder.set_column_dictionary_enabled(path.clone(), false);
+                if byte_like(field.data_type()) && !sampled.ordered {
+                    builder = builder.set_column_statistics_enabled(path, EnabledStatistics::None);
+                }
             }
         }
     }
@@ -114,33 +119,53 @@ fn integer_backed(data_type: &DataType) -> bool {
     }
 }
 
-/// The share of distinct values among the column's first rows (nulls count as
-/// one value); None when they say too little or the column is nested (nested
-/// columns have leaf paths of their own and keep the default).
-fn distinct_share(column: &ArrayRef) -> Option<f64> {
-    let flat = column.data_type().is_primitive()
-        || matches!(
-            column.data_type(),
-            DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Binary
-                | DataType::LargeBinary
-                | DataType::BinaryView
-                | DataType::FixedSizeBinary(_)
-        );
-    let sample = column.slice(0, column.len().min(SAMPLE_ROWS));
-    if !flat || sample.len() < MIN_SAMPLE {
-        return None;
+/// Whether values are compared as bytes (a memcmp each) when Parquet keeps their
+/// min/max statistics.
+fn byte_like(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_)
+    )
+}
+
+/// What a column's first rows say about it.
+struct Sampled {
+    /// The share of distinct values (nulls count as one value).
+    distinct_share: f64,
+    /// Whether the rows are in order, ascending or descending (nulls first): only
+    /// then can per-file and per-page bounds let a reader skip anything.
+    ordered: bool,
+}
+
+impl Sampled {
+    /// None when the rows say too little or the column is nested (nested columns
+    /// have leaf paths of their own and keep the default).
+    fn of(column: &ArrayRef) -> Option<Sampled> {
+        let flat = column.data_type().is_primitive() || byte_like(column.data_type());
+        let sample = column.slice(0, column.len().min(SAMPLE_ROWS));
+        if !flat || sample.len() < MIN_SAMPLE {
+            return None;
+        }
+        // The row format gives every type one comparable byte form to count and order.
+        let converter = RowConverter::new(vec![SortField::new(sample.data_type().clone())]).ok()?;
+        let rows = converter
+            .convert_columns(std::slice::from_ref(&sample))
+            .ok()?;
+        // Every column of every write is sampled: a fast hash (no untrusted keys here).
+        let distinct: foldhash::HashSet<&[u8]> = rows.iter().map(|r| r.data()).collect();
+        let ascending = rows.iter().is_sorted();
+        let descending = rows.iter().is_sorted_by(|a, b| a >= b);
+        Some(Sampled {
+            distinct_share: distinct.len() as f64 / sample.len() as f64,
+            ordered: ascending || descending,
+        })
     }
-    // The row format gives every type one comparable byte form to count.
-    let converter = RowConverter::new(vec![SortField::new(sample.data_type().clone())]).ok()?;
-    let rows = converter
-        .convert_columns(std::slice::from_ref(&sample))
-        .ok()?;
-    // Every column of every write is sampled: a fast hash (no untrusted keys here).
-    let distinct: foldhash::HashSet<&[u8]> = rows.iter().map(|r| r.data()).collect();
-    Some(distinct.len() as f64 / sample.len() as f64)
 }
 
 #[cfg(test)]
@@ -171,8 +196,17 @@ mod tests {
             Field::new("tiny", DataType::Int64, true),
             Field::new("amount", DataType::Decimal128(18, 2), true),
             Field::new("status", DataType::Int32, true),
+            Field::new("golden_id", DataType::Utf8, false),
+            Field::new("event_time", DataType::Utf8View, false),
         ]));
         let ids: Vec<i64> = (0..n).collect();
+        // Distinct and scattered, like hashes; the second distinct and descending.
+        let golden: Vec<String> = (0..n)
+            .map(|i| format!("g{:08}", (i * 7_919) % 1_009))
+            .collect();
+        let times: Vec<String> = (0..n)
+            .map(|i| format!("2026-01-01T00:{:04}Z", n - i))
+            .collect();
         let currencies: Vec<&str> = (0..n)
             .map(|i| ["EUR", "USD", "GBP"][i as usize % 3])
             .collect();
@@ -196,6 +230,8 @@ mod tests {
                 Arc::new(Int64Array::from(tiny)),
                 Arc::new(amounts),
                 Arc::new(Int32Array::from(statuses)),
+                Arc::new(StringArray::from(golden)),
+                Arc::new(arrow::array::StringViewArray::from(times)),
             ],
         )
         .unwrap();
@@ -227,6 +263,14 @@ mod tests {
             props.statistics_enabled(&ColumnPath::from("_raw")),
             EnabledStatistics::None
         );
+        let stats = |column: &str| props.statistics_enabled(&ColumnPath::from(column));
+        // Distinct, unordered text: no bounds; distinct in order: bounds kept.
+        assert_eq!(stats("golden_id"), EnabledStatistics::None);
+        assert_eq!(stats("event_time"), EnabledStatistics::Page);
+        // Repetitive text and distinct integers keep them.
+        assert_eq!(stats("currency"), EnabledStatistics::Page);
+        assert_eq!(stats("email"), EnabledStatistics::Page);
+        assert_eq!(stats("id"), EnabledStatistics::Page);
 
         let rewrite = writer_properties(&schema, None);
         assert!(
