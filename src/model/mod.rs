@@ -20,6 +20,7 @@ pub mod dag;
 pub mod data_tests;
 pub mod describe;
 mod error;
+mod hash_once;
 mod held_rows;
 mod latest_row;
 pub mod materialize;

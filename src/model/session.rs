@@ -13,6 +13,7 @@ use datafusion::physical_plan::collect_partitioned;
 use datafusion::prelude::SessionContext;
 
 use super::error::{ModelError, Result};
+use super::hash_once::HashOnce;
 use super::held_rows;
 use super::latest_row::LatestRow;
 use super::project::{Model, ModelSet};
@@ -48,6 +49,8 @@ fn for_models(ctx: &SessionContext) -> Result<SessionContext> {
         .with_physical_optimizer_rule(Arc::new(SortedRowNumber))
         // ...and keep each record's latest version without sorting at all.
         .with_physical_optimizer_rule(Arc::new(LatestRow))
+        // ...and hash rows across partitions once per chain of keyed operators.
+        .with_physical_optimizer_rule(Arc::new(HashOnce))
         .build();
     // Models group by near-unique keys (order, refund, golden customer): a partial
     // aggregate that merges fewer than half its rows costs more than it saves, so

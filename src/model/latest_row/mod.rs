@@ -212,13 +212,35 @@ impl LatestRowExec {
         }))
     }
 
+    /// The input column that output column `output` is, or `None` for the rank.
+    pub fn input_column(&self, output: usize) -> Option<usize> {
+        let width = self.input.schema().fields().len();
+        self.projection.get(output).copied().filter(|&i| i < width)
+    }
+
     fn with_input(&self, input: Arc<dyn ExecutionPlan>) -> Self {
-        let mut properties = self.properties.as_ref().clone();
-        let partitions = input.properties().output_partitioning().partition_count();
-        if partitions != properties.output_partitioning().partition_count() {
-            properties =
-                properties.with_partitioning(Partitioning::UnknownPartitioning(partitions));
-        }
+        // Rows stay in the partition they arrive in: the input's partitioning, in
+        // the output's columns (unknown when a key column is not output).
+        let partitioning = match input.properties().output_partitioning() {
+            Partitioning::Hash(keys, n) => keys
+                .iter()
+                .map(|k| {
+                    let k = k.downcast_ref::<Column>()?;
+                    let out = self.projection.iter().position(|&p| p == k.index())?;
+                    Some(Arc::new(Column::new(self.schema.field(out).name(), out))
+                        as Arc<dyn PhysicalExpr>)
+                })
+                .collect::<Option<Vec<_>>>()
+                .map_or(Partitioning::UnknownPartitioning(*n), |keys| {
+                    Partitioning::Hash(keys, *n)
+                }),
+            other => Partitioning::UnknownPartitioning(other.partition_count()),
+        };
+        let properties = self
+            .properties
+            .as_ref()
+            .clone()
+            .with_partitioning(partitioning);
         LatestRowExec {
             input,
             partition_by: self.partition_by.clone(),
