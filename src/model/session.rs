@@ -15,7 +15,7 @@ use datafusion::prelude::SessionContext;
 use super::error::{ModelError, Result};
 use super::hash_once::HashOnce;
 use super::held_rows;
-use super::latest_row::LatestRow;
+use super::latest_row::{LatestRow, RowsInPlace};
 use super::project::{Model, ModelSet};
 use super::properties::Materialized;
 use super::row_number::SortedRowNumber;
@@ -51,6 +51,9 @@ fn for_models(ctx: &SessionContext) -> Result<SessionContext> {
         .with_physical_optimizer_rule(Arc::new(LatestRow))
         // ...and hash rows across partitions once per chain of keyed operators.
         .with_physical_optimizer_rule(Arc::new(HashOnce))
+        // ...and leave a dedupe's rows where they are read when nothing relies on
+        // them being spread by its keys.
+        .with_physical_optimizer_rule(Arc::new(RowsInPlace))
         .build();
     // Models group by near-unique keys (order, refund, golden customer): a partial
     // aggregate that merges fewer than half its rows costs more than it saves, so

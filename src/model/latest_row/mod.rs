@@ -48,9 +48,14 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 
 use super::row_number::SortedRowNumberExec;
-use winners::Latest;
+use in_place::InPlace;
+use winners::{Latest, Output, Ranking, emit};
 
+mod in_place;
+mod placement;
 mod winners;
+
+pub use placement::RowsInPlace;
 
 /// The physical optimizer rule (run after [`super::row_number::SortedRowNumber`]):
 /// a `rank = 1` filter over a sorted `row_number()` whose order nothing above
@@ -125,6 +130,9 @@ pub struct LatestRowExec {
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
+    /// Set when the input is not partitioned by the keys: the rows stay where
+    /// they are read and only their keys' hashes travel (see `in_place`).
+    in_place: Option<Arc<InPlace>>,
 }
 
 impl LatestRowExec {
@@ -209,7 +217,23 @@ impl LatestRowExec {
             schema: filter.schema(),
             properties,
             metrics: ExecutionPlanMetricsSet::new(),
+            in_place: None,
         }))
+    }
+
+    /// The input the rule found: rows hash-partitioned by the keys.
+    pub(super) fn input(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.input
+    }
+
+    /// This dedupe over `input` in any partitioning, each row left in its
+    /// partition: the output is not partitioned by the keys.
+    pub(super) fn in_place(&self, input: Arc<dyn ExecutionPlan>) -> Self {
+        let marked = LatestRowExec {
+            in_place: Some(Arc::default()),
+            ..self.with_input(Arc::clone(&self.input))
+        };
+        marked.with_input(input)
     }
 
     /// The input column that output column `output` is, or `None` for the rank.
@@ -222,6 +246,9 @@ impl LatestRowExec {
         // Rows stay in the partition they arrive in: the input's partitioning, in
         // the output's columns (unknown when a key column is not output).
         let partitioning = match input.properties().output_partitioning() {
+            other if self.in_place.is_some() => {
+                Partitioning::UnknownPartitioning(other.partition_count())
+            }
             Partitioning::Hash(keys, n) => keys
                 .iter()
                 .map(|k| {
@@ -250,6 +277,8 @@ impl LatestRowExec {
             schema: Arc::clone(&self.schema),
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
+            // A new input is a new execution: its own shared state.
+            in_place: self.in_place.as_ref().map(|_| Arc::default()),
         }
     }
 }
@@ -283,9 +312,14 @@ impl DisplayAs for LatestRowExec {
         let order: Vec<String> = self.order_by.iter().map(|e| e.to_string()).collect();
         write!(
             f,
-            "LatestRowExec: partition_by=[{}], order_by=[{}]",
+            "LatestRowExec: partition_by=[{}], order_by=[{}]{}",
             keys.join(", "),
-            order.join(", ")
+            order.join(", "),
+            if self.in_place.is_some() {
+                ", in_place"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -322,9 +356,11 @@ impl ExecutionPlan for LatestRowExec {
     }
 
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
-        InputDistributionRequirements::new(vec![Distribution::KeyPartitioned(
-            self.partition_by.clone(),
-        )])
+        let required = match self.in_place {
+            Some(_) => Distribution::UnspecifiedDistribution,
+            None => Distribution::KeyPartitioned(self.partition_by.clone()),
+        };
+        InputDistributionRequirements::new(vec![required])
     }
 
     fn with_new_children(
@@ -342,31 +378,50 @@ impl ExecutionPlan for LatestRowExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let input = self.input.execute(partition, Arc::clone(&context))?;
-        let mut latest = Latest::new(
-            &self.partition_by,
-            &self.order_by,
-            &self.projection,
-            &self.one,
-            &self.schema,
-            context.session_config().batch_size(),
-        );
+        let ranking = Ranking::new(&self.partition_by, &self.order_by);
+        let output = Output {
+            projection: self.projection.clone(),
+            one: self.one.clone(),
+            schema: Arc::clone(&self.schema),
+            batch_size: context.session_config().batch_size(),
+        };
         let metrics = BaselineMetrics::new(&self.metrics, partition);
-        let out = futures::stream::once(async move {
-            let mut input = input;
-            while let Some(batch) = input.try_next().await? {
-                let _timer = metrics.elapsed_compute().timer();
-                latest.push(batch)?;
+        let out = match &self.in_place {
+            Some(state) => {
+                let (state, input) = (Arc::clone(state), Arc::clone(&self.input));
+                let set = self.metrics.clone();
+                futures::stream::once(async move {
+                    let marked = state
+                        .partition(partition, &input, &ranking, &context, &set)
+                        .await?;
+                    let _timer = metrics.elapsed_compute().timer();
+                    let batches = emit(marked.into_iter(), &output)?;
+                    metrics.record_output(batches.iter().map(RecordBatch::num_rows).sum());
+                    Ok::<_, DataFusionError>(futures::stream::iter(batches.into_iter().map(Ok)))
+                })
+                .try_flatten()
+                .boxed()
             }
-            let _timer = metrics.elapsed_compute().timer();
-            let batches = latest.finish()?;
-            metrics.record_output(batches.iter().map(RecordBatch::num_rows).sum());
-            Ok::<_, DataFusionError>(futures::stream::iter(batches.into_iter().map(Ok)))
-        })
-        .try_flatten();
+            None => {
+                let mut input = self.input.execute(partition, Arc::clone(&context))?;
+                futures::stream::once(async move {
+                    let mut latest = Latest::new(&ranking);
+                    while let Some(batch) = input.try_next().await? {
+                        let _timer = metrics.elapsed_compute().timer();
+                        latest.push(batch)?;
+                    }
+                    let _timer = metrics.elapsed_compute().timer();
+                    let batches = latest.finish(&output)?;
+                    metrics.record_output(batches.iter().map(RecordBatch::num_rows).sum());
+                    Ok::<_, DataFusionError>(futures::stream::iter(batches.into_iter().map(Ok)))
+                })
+                .try_flatten()
+                .boxed()
+            }
+        };
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.schema),
-            out.boxed(),
+            out,
         )))
     }
 

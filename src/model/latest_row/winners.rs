@@ -1,5 +1,8 @@
-//! One partition of [`super::LatestRowExec`]: the hash table from each key to
-//! its best row so far, and the winners emitted once the input is done.
+//! The winners' table of [`super::LatestRowExec`]: from each key to its best row
+//! so far among the batches it has seen, and the winners emitted once the input
+//! is done. A partition's own table when the input is hash-partitioned by the
+//! keys ([`Latest`]), or one of several tables each owning a share of the keys
+//! when the rows stay where they were read (see `in_place`).
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -14,26 +17,28 @@ use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::physical_expr::{PhysicalExpr, PhysicalSortExpr};
 use hashbrown::HashTable;
 
-/// One partition's state: every input batch with its key and ORDER BY columns,
-/// and the winning row of each key.
-pub(super) struct Latest {
+/// What the dedupe compares: its keys, its ORDER BY and that order's options.
+#[derive(Debug, Clone)]
+pub(super) struct Ranking {
     partition_by: Vec<Arc<dyn PhysicalExpr>>,
     order_by: Vec<Arc<dyn PhysicalExpr>>,
     options: Vec<SortOptions>,
-    projection: Vec<usize>,
-    one: ScalarValue,
-    schema: SchemaRef,
-    batch_size: usize,
-    batches: Vec<Held>,
-    /// Winners: (hash of the key, batch, row).
-    best: HashTable<(u64, u32, u32)>,
-    hashes: Vec<u64>,
+}
+
+/// What the dedupe outputs: the `projection` of each winner's columns and the
+/// rank (`one`) in `schema`, in batches of `batch_size`.
+#[derive(Debug, Clone)]
+pub(super) struct Output {
+    pub(super) projection: Vec<usize>,
+    pub(super) one: ScalarValue,
+    pub(super) schema: SchemaRef,
+    pub(super) batch_size: usize,
 }
 
 /// An input batch with its evaluated keys and ORDER BY values (usually its own
 /// columns, shared).
-struct Held {
-    batch: RecordBatch,
+pub(super) struct Held {
+    pub(super) batch: RecordBatch,
     keys: Vec<ArrayRef>,
     order: Vec<ArrayRef>,
 }
@@ -44,41 +49,27 @@ struct Against {
     order: Vec<DynComparator>,
 }
 
-/// The input is partitioned by a hash of the same keys; hashing them again with
-/// another seed spreads each partition's keys over the whole table.
+/// Seed of the keys' hash. Partitioned input was spread by a hash of the same
+/// keys; hashing them again with another seed spreads each partition's keys over
+/// the whole table.
 const HASH_SEED: u64 = 0x6c6f_636b_7374_6570;
 
-impl Latest {
-    /// The state for rows keyed by `partition_by`, ranked by `order_by`, emitted
-    /// as the `projection` of their columns and the rank (`one`) in `schema`.
+impl Ranking {
     pub(super) fn new(
         partition_by: &[Arc<dyn PhysicalExpr>],
         order_by: &[PhysicalSortExpr],
-        projection: &[usize],
-        one: &ScalarValue,
-        schema: &SchemaRef,
-        batch_size: usize,
     ) -> Self {
-        Latest {
+        Ranking {
             partition_by: partition_by.to_vec(),
             order_by: order_by.iter().map(|s| Arc::clone(&s.expr)).collect(),
             options: order_by.iter().map(|s| s.options).collect(),
-            projection: projection.to_vec(),
-            one: one.clone(),
-            schema: Arc::clone(schema),
-            batch_size,
-            batches: Vec::new(),
-            best: HashTable::new(),
-            hashes: Vec::new(),
         }
     }
 
-    /// Take in one input batch.
-    pub(super) fn push(&mut self, batch: RecordBatch) -> Result<()> {
+    /// `batch` with its keys and ORDER BY evaluated, and its keys' hashes in
+    /// `hashes`.
+    pub(super) fn hold(&self, batch: RecordBatch, hashes: &mut Vec<u64>) -> Result<Held> {
         let n = batch.num_rows();
-        if n == 0 {
-            return Ok(());
-        }
         let eval = |exprs: &[Arc<dyn PhysicalExpr>]| {
             exprs
                 .iter()
@@ -87,17 +78,44 @@ impl Latest {
         };
         let keys = eval(&self.partition_by)?;
         let order = eval(&self.order_by)?;
-        self.hashes.clear();
-        self.hashes.resize(n, 0);
-        create_hashes(&keys, &RandomState::with_seed(HASH_SEED), &mut self.hashes)?;
+        hashes.clear();
+        hashes.resize(n, 0);
+        create_hashes(&keys, &RandomState::with_seed(HASH_SEED), hashes)?;
+        Ok(Held { batch, keys, order })
+    }
+}
+
+/// Each key's best row among the batches inserted: (hash of the key, batch,
+/// row), batches numbered in insertion order.
+pub(super) struct Table {
+    options: Vec<SortOptions>,
+    batches: Vec<Arc<Held>>,
+    best: HashTable<(u64, u32, u32)>,
+}
+
+impl Table {
+    pub(super) fn new(ranking: &Ranking) -> Self {
+        Table {
+            options: ranking.options.clone(),
+            batches: Vec::new(),
+            best: HashTable::new(),
+        }
+    }
+
+    /// Take in the `rows` (row, hash of its key) of `held`.
+    pub(super) fn insert(
+        &mut self,
+        held: Arc<Held>,
+        rows: impl Iterator<Item = (usize, u64)>,
+    ) -> Result<()> {
         let b = u32::try_from(self.batches.len())
             .map_err(|_| DataFusionError::Execution("too many batches to dedupe".into()))?;
-        self.batches.push(Held { batch, keys, order });
+        self.batches.push(held);
         let (batches, best) = (&self.batches, &mut self.best);
         let current = &batches[b as usize];
         // Comparators are built once per earlier batch a key of this one recurs in.
         let mut against: Vec<Option<Against>> = Vec::new();
-        for (i, &hash) in self.hashes.iter().enumerate() {
+        for (i, hash) in rows {
             let row = i as u32;
             let mut found = false;
             for entry in best.iter_hash_mut(hash) {
@@ -133,47 +151,94 @@ impl Latest {
         Ok(())
     }
 
+    /// The winners: (batch, row), in no particular order.
+    pub(super) fn winners(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.best.iter().map(|&(_, b, r)| (b, r))
+    }
+}
+
+/// One partition's dedupe over input partitioned by the keys.
+pub(super) struct Latest {
+    ranking: Ranking,
+    table: Table,
+    hashes: Vec<u64>,
+}
+
+impl Latest {
+    pub(super) fn new(ranking: &Ranking) -> Self {
+        Latest {
+            ranking: ranking.clone(),
+            table: Table::new(ranking),
+            hashes: Vec::new(),
+        }
+    }
+
+    /// Take in one input batch.
+    pub(super) fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let held = self.ranking.hold(batch, &mut self.hashes)?;
+        let rows = self.hashes.iter().copied().enumerate();
+        self.table.insert(Arc::new(held), rows)
+    }
+
     /// The winning rows, batch by batch, in the output schema.
-    pub(super) fn finish(self) -> Result<Vec<RecordBatch>> {
+    pub(super) fn finish(self, output: &Output) -> Result<Vec<RecordBatch>> {
         let mut won: Vec<Vec<bool>> = self
+            .table
             .batches
             .iter()
             .map(|h| vec![false; h.batch.num_rows()])
             .collect();
-        let mut counts = vec![0usize; self.batches.len()];
-        for &(_, b, r) in self.best.iter() {
+        for (b, r) in self.table.winners() {
             won[b as usize][r as usize] = true;
-            counts[b as usize] += 1;
         }
-        drop(self.best);
-        let mut out = Vec::new();
-        let mut coalescer = BatchCoalescer::new(Arc::clone(&self.schema), self.batch_size);
-        for ((held, won), count) in self.batches.into_iter().zip(won).zip(counts) {
-            if count == 0 {
-                continue;
-            }
-            // A reader that needs no column (`count(*)`) gets the winners' count.
-            let rows = if self.projection.is_empty() {
-                count
-            } else {
-                held.batch.num_rows()
-            };
-            let batch = project(held.batch, &self.projection, &self.one, &self.schema, rows)?;
-            if count == batch.num_rows() {
-                out.push(batch);
-            } else {
-                coalescer.push_batch_with_filter(batch, &BooleanArray::from(won))?;
-                while let Some(done) = coalescer.next_completed_batch() {
-                    out.push(done);
-                }
-            }
-        }
-        coalescer.finish_buffered_batch()?;
-        while let Some(done) = coalescer.next_completed_batch() {
-            out.push(done);
-        }
-        Ok(out)
+        let Table { batches, best, .. } = self.table;
+        drop(best);
+        let marked = batches.into_iter().zip(won).map(|(held, won)| {
+            let batch = held.batch.clone();
+            (batch, won)
+        });
+        emit(marked, output)
     }
+}
+
+/// The winners of `marked` (each batch with a flag per row), in the output
+/// schema: a batch whose rows all won passes through as it is, the others are
+/// filtered and packed into full batches.
+pub(super) fn emit(
+    marked: impl Iterator<Item = (RecordBatch, Vec<bool>)>,
+    output: &Output,
+) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    let mut coalescer = BatchCoalescer::new(Arc::clone(&output.schema), output.batch_size);
+    for (batch, won) in marked {
+        let count = won.iter().filter(|w| **w).count();
+        if count == 0 {
+            continue;
+        }
+        // A reader that needs no column (`count(*)`) gets the winners' count.
+        let rows = if output.projection.is_empty() {
+            count
+        } else {
+            batch.num_rows()
+        };
+        let batch = project(batch, output, rows)?;
+        if count == batch.num_rows() {
+            out.push(batch);
+        } else {
+            coalescer.push_batch_with_filter(batch, &BooleanArray::from(won))?;
+            while let Some(done) = coalescer.next_completed_batch() {
+                out.push(done);
+            }
+        }
+    }
+    coalescer.finish_buffered_batch()?;
+    while let Some(done) = coalescer.next_completed_batch() {
+        out.push(done);
+    }
+    Ok(out)
 }
 
 /// The comparators of `current`'s rows (batch `b`) against `earlier`'s (batch
@@ -209,31 +274,27 @@ fn comparators<'a>(
     Ok(slot.insert(Against { keys, order }))
 }
 
-/// The `projection` of `batch`'s columns and the rank (all ones) after them, as
-/// a batch of `rows` rows (the batch's own, unless no column is projected).
-fn project(
-    batch: RecordBatch,
-    projection: &[usize],
-    one: &ScalarValue,
-    schema: &SchemaRef,
-    rows: usize,
-) -> Result<RecordBatch> {
+/// The output's projection of `batch`'s columns and the rank (all ones) after
+/// them, as a batch of `rows` rows (the batch's own, unless no column is
+/// projected).
+fn project(batch: RecordBatch, output: &Output, rows: usize) -> Result<RecordBatch> {
     let n = batch.num_rows();
     let width = batch.num_columns();
     let column = |i: usize| -> Result<ArrayRef> {
         if i < width {
             Ok(Arc::clone(batch.column(i)))
         } else {
-            one.to_array_of_size(n)
+            output.one.to_array_of_size(n)
         }
     };
-    let columns = projection
+    let columns = output
+        .projection
         .iter()
         .map(|&i| column(i))
         .collect::<Result<Vec<_>>>()?;
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     Ok(RecordBatch::try_new_with_options(
-        Arc::clone(schema),
+        Arc::clone(&output.schema),
         columns,
         &options,
     )?)
