@@ -90,18 +90,33 @@ fn rewrite(plan: Arc<dyn ExecutionPlan>, order_needed: bool) -> Result<Arc<dyn E
         let input = rewrite(Arc::clone(&exec.input), false)?;
         return Ok(Arc::new(exec.with_input(input)));
     }
+    let required = plan.required_input_ordering();
+    let maintains = plan.maintains_input_order();
+    with_children_rewritten(plan, rewrite, |i| {
+        required.get(i).is_some_and(Option::is_some)
+            || (order_needed && maintains.get(i).copied().unwrap_or(false))
+    })
+}
+
+/// A top-down rewrite of a plan, told whether something above depends on it.
+type Rewrite = fn(Arc<dyn ExecutionPlan>, bool) -> Result<Arc<dyn ExecutionPlan>>;
+
+/// `plan` with each child `i` replaced by `rewrite(child, flag(i))`, the plan
+/// itself kept when no child changed. The walk both rules of this module share:
+/// top-down, each child told whether something above depends on its output.
+pub(super) fn with_children_rewritten(
+    plan: Arc<dyn ExecutionPlan>,
+    rewrite: Rewrite,
+    flag: impl Fn(usize) -> bool,
+) -> Result<Arc<dyn ExecutionPlan>> {
     let children = plan.children();
     if children.is_empty() {
         return Ok(plan);
     }
-    let required = plan.required_input_ordering();
-    let maintains = plan.maintains_input_order();
     let mut rewritten = Vec::with_capacity(children.len());
     let mut changed = false;
     for (i, child) in children.into_iter().enumerate() {
-        let needed = required.get(i).is_some_and(Option::is_some)
-            || (order_needed && maintains.get(i).copied().unwrap_or(false));
-        let new = rewrite(Arc::clone(child), needed)?;
+        let new = rewrite(Arc::clone(child), flag(i))?;
         changed |= !Arc::ptr_eq(&new, child);
         rewritten.push(new);
     }

@@ -17,11 +17,9 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::physical_expr::{Distribution, Partitioning};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::{
-    ChildrenPropertiesMode, ExecutionPlan, ExecutionPlanProperties, ReplaceChildrenOptions,
-};
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
-use super::LatestRowExec;
+use super::{LatestRowExec, with_children_rewritten};
 
 /// The physical optimizer rule; see the module documentation.
 #[derive(Debug, Default)]
@@ -59,32 +57,16 @@ fn rewrite(plan: Arc<dyn ExecutionPlan>, relied_on: bool) -> Result<Arc<dyn Exec
         let input = rewrite(Arc::clone(repartition.input()), false)?;
         return Ok(Arc::new(latest.in_place(input)));
     }
-    let children = plan.children();
-    if children.is_empty() {
-        return Ok(plan);
-    }
     // A hash partitioning above can only come from here if `plan` declares one.
     let passes_on = relied_on && matches!(plan.output_partitioning(), Partitioning::Hash(..));
     let requirements = plan.input_distribution_requirements();
-    let mut rewritten = Vec::with_capacity(children.len());
-    let mut changed = false;
-    for (i, child) in children.into_iter().enumerate() {
+    with_children_rewritten(plan, rewrite, |i| {
         let keyed = matches!(
             requirements.child_distribution(i),
             Some(Distribution::KeyPartitioned(_))
         );
-        let new = rewrite(Arc::clone(child), keyed || passes_on)?;
-        changed |= !Arc::ptr_eq(&new, child);
-        rewritten.push(new);
-    }
-    if changed {
-        plan.replace_children(
-            rewritten,
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )
-    } else {
-        Ok(plan)
-    }
+        keyed || passes_on
+    })
 }
 
 #[cfg(test)]
