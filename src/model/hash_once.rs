@@ -18,8 +18,8 @@
 //! by them instead and the later one goes. The values hashed are the same columns
 //! in the same order, so the output lands in the same partitions as before, which
 //! a partitioned join's other side relies on. A final aggregate left directly on
-//! its partial is merged into one single-pass aggregate (as DataFusion's own
-//! `CombinePartialFinalAggregate` does).
+//! its partial is then merged into one single-pass aggregate (by DataFusion's
+//! own `CombinePartialFinalAggregate`).
 
 use std::sync::Arc;
 
@@ -29,6 +29,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{Distribution, Partitioning, PhysicalExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::combine_partial_final_agg::CombinePartialFinalAggregate;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::ProjectionExec;
@@ -45,17 +46,22 @@ impl PhysicalOptimizerRule for HashOnce {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
-        _config: &ConfigOptions,
+        config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         // Bottom-up, so that a chain of three repartitions folds from its lowest:
         // the middle one goes first, then the top one into the narrowed bottom one.
-        plan.transform_up(|node| {
+        let folded = plan.transform_up(|node| {
             Ok(match fold(&node)? {
                 Some(folded) => Transformed::new(folded, true, TreeNodeRecursion::Continue),
                 None => Transformed::no(node),
             })
-        })
-        .map(|t| t.data)
+        })?;
+        if !folded.transformed {
+            return Ok(folded.data);
+        }
+        // A final aggregate whose repartition went sits on its partial now:
+        // DataFusion's own rule merges such pairs into one single-pass aggregate.
+        CombinePartialFinalAggregate::new().optimize(folded.data, config)
     }
 
     fn name(&self) -> &str {
@@ -184,65 +190,19 @@ fn column_indices(exprs: &[Arc<dyn PhysicalExpr>]) -> Option<Vec<usize>> {
         .collect()
 }
 
-/// `chain` (top first) rebuilt over `bottom`, a final aggregate left directly
-/// over its partial merged into one.
+/// `chain` (top first) rebuilt over `bottom`.
 fn rebuild(
     bottom: Arc<dyn ExecutionPlan>,
     chain: Vec<Arc<dyn ExecutionPlan>>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let mut plan = bottom;
     for node in chain.into_iter().rev() {
-        let node = node.replace_children(
+        plan = node.replace_children(
             vec![plan],
             ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
         )?;
-        plan = match merged_aggregate(&node)? {
-            Some(merged) => merged,
-            None => node,
-        };
     }
     Ok(plan)
-}
-
-/// One aggregate by partition for `node`, if it is a final aggregate by partition
-/// directly over the partial aggregate of the same grouping and functions.
-fn merged_aggregate(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    let Some(last) = node.downcast_ref::<AggregateExec>() else {
-        return Ok(None);
-    };
-    let Some(first) = last.input().downcast_ref::<AggregateExec>() else {
-        return Ok(None);
-    };
-    let pair =
-        *last.mode() == AggregateMode::FinalPartitioned && *first.mode() == AggregateMode::Partial;
-    let same = first.group_expr().output_exprs().len() == last.group_expr().expr().len()
-        && first
-            .group_expr()
-            .output_exprs()
-            .iter()
-            .zip(last.group_expr().input_exprs())
-            .all(|(a, b)| a.as_ref() == b.as_ref())
-        && first.aggr_expr().len() == last.aggr_expr().len()
-        && first
-            .aggr_expr()
-            .iter()
-            .zip(last.aggr_expr())
-            .all(|(a, b)| a == b)
-        && first.filter_expr().iter().all(Option::is_none)
-        && last.filter_expr().iter().all(Option::is_none);
-    if !pair || !same {
-        return Ok(None);
-    }
-    let merged = AggregateExec::try_new(
-        AggregateMode::SinglePartitioned,
-        first.group_expr().clone(),
-        first.aggr_expr().to_vec(),
-        first.filter_expr().to_vec(),
-        Arc::clone(first.input()),
-        first.input_schema(),
-    )?
-    .with_limit_options(last.limit_options());
-    Ok(Some(Arc::new(merged)))
 }
 
 #[cfg(test)]

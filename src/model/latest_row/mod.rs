@@ -244,11 +244,7 @@ impl LatestRowExec {
     /// This dedupe over `input` in any partitioning, each row left in its
     /// partition: the output is not partitioned by the keys.
     pub(super) fn in_place(&self, input: Arc<dyn ExecutionPlan>) -> Self {
-        let marked = LatestRowExec {
-            in_place: Some(Arc::default()),
-            ..self.with_input(Arc::clone(&self.input))
-        };
-        marked.with_input(input)
+        self.over(input, true)
     }
 
     /// The input column that output column `output` is, or `None` for the rank.
@@ -258,12 +254,15 @@ impl LatestRowExec {
     }
 
     fn with_input(&self, input: Arc<dyn ExecutionPlan>) -> Self {
+        self.over(input, self.in_place.is_some())
+    }
+
+    /// This dedupe over `input`, in place or over input partitioned by the keys.
+    fn over(&self, input: Arc<dyn ExecutionPlan>, in_place: bool) -> Self {
         // Rows stay in the partition they arrive in: the input's partitioning, in
         // the output's columns (unknown when a key column is not output).
         let partitioning = match input.properties().output_partitioning() {
-            other if self.in_place.is_some() => {
-                Partitioning::UnknownPartitioning(other.partition_count())
-            }
+            other if in_place => Partitioning::UnknownPartitioning(other.partition_count()),
             Partitioning::Hash(keys, n) => keys
                 .iter()
                 .map(|k| {
@@ -293,7 +292,7 @@ impl LatestRowExec {
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
             // A new input is a new execution: its own shared state.
-            in_place: self.in_place.as_ref().map(|_| Arc::default()),
+            in_place: in_place.then(Arc::default),
         }
     }
 }
