@@ -214,7 +214,7 @@ mod tests {
 
     use crate::model::latest_row::LatestRow;
     use crate::model::row_number::SortedRowNumber;
-    use crate::model::row_number::tests::sorted_lines;
+    use crate::model::row_number::tests::{physical_plan, sorted_lines};
 
     /// Line items of orders 1-4 over versions and extractions: (id, order_id,
     /// order version, extraction, amount). Order 1's line 10 was extracted twice at
@@ -288,14 +288,6 @@ mod tests {
         ctx.register_batch("lines", lines).unwrap();
         ctx.register_batch("orders", orders).unwrap();
         ctx
-    }
-
-    async fn physical_plan(ctx: &SessionContext, sql: &str) -> String {
-        let df = ctx.sql(sql).await.unwrap();
-        let plan = df.create_physical_plan().await.unwrap();
-        datafusion::physical_plan::displayable(plan.as_ref())
-            .indent(true)
-            .to_string()
     }
 
     fn hash_repartitions(plan: &str) -> Vec<&str> {

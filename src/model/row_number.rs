@@ -274,6 +274,15 @@ pub(super) mod tests {
         SessionContext::new_with_state(builder.build())
     }
 
+    /// The physical plan of `sql` after every optimizer rule, as indented text.
+    pub(in crate::model) async fn physical_plan(ctx: &SessionContext, sql: &str) -> String {
+        let df = ctx.sql(sql).await.unwrap();
+        let plan = df.create_physical_plan().await.unwrap();
+        datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(true)
+            .to_string()
+    }
+
     /// The result of `sql` as printed table lines, sorted (row order aside).
     pub(in crate::model) async fn sorted_lines(ctx: &SessionContext, sql: &str) -> Vec<String> {
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();

@@ -78,7 +78,7 @@ mod tests {
 
     use crate::model::latest_row::LatestRow;
     use crate::model::row_number::SortedRowNumber;
-    use crate::model::row_number::tests::{session_with, sorted_lines};
+    use crate::model::row_number::tests::{physical_plan as plan, session_with, sorted_lines};
 
     /// Versions (id, v, tag) read in two partitions: ids 1-3 have versions in
     /// both, the newest in either.
@@ -133,14 +133,6 @@ mod tests {
         let table = MemTable::try_new(partitions[0][0].schema(), partitions).unwrap();
         ctx.register_table("t", Arc::new(table)).unwrap();
         ctx
-    }
-
-    async fn plan(ctx: &SessionContext, sql: &str) -> String {
-        let df = ctx.sql(sql).await.unwrap();
-        let plan = df.create_physical_plan().await.unwrap();
-        datafusion::physical_plan::displayable(plan.as_ref())
-            .indent(true)
-            .to_string()
     }
 
     const LATEST: &str = "SELECT id, tag FROM (SELECT t.*, row_number() OVER (PARTITION BY id ORDER BY v DESC) AS rn FROM t) WHERE rn = 1";
