@@ -193,11 +193,11 @@ async fn read(
     Ok(landed)
 }
 
-/// The table (of `tables`) owning keys of `hash`. Bits the table's own
-/// hashing uses little (its bucket index takes the low bits, its tags the top
-/// seven).
+/// The table (of `tables`) owning keys of `hash`, from the hash's lower half:
+/// a table indexes and tags its slots by the upper half, which stays spread
+/// over all its slots.
 fn owner(hash: u64, tables: usize) -> usize {
-    ((hash >> 32) as u32 as usize) % tables
+    (hash as u32 as usize) % tables
 }
 
 /// One table: every share sent to it, then its winners marked.

@@ -15,7 +15,8 @@ use arrow::datatypes::SchemaRef;
 use datafusion::common::hash_utils::{RandomState, create_hashes};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::physical_expr::{PhysicalExpr, PhysicalSortExpr};
-use hashbrown::HashTable;
+
+use super::slots::{Entry, PREFETCH_AHEAD, Probe, Slots};
 
 /// What the dedupe compares: its keys, its ORDER BY and that order's options.
 #[derive(Debug, Clone)]
@@ -85,12 +86,12 @@ impl Ranking {
     }
 }
 
-/// Each key's best row among the batches inserted: (hash of the key, batch,
-/// row), batches numbered in insertion order.
+/// Each key's best row among the batches inserted, batches numbered in insertion
+/// order (see `slots` for the index).
 pub(super) struct Table {
     options: Vec<SortOptions>,
     batches: Vec<Arc<Held>>,
-    best: HashTable<(u64, u32, u32)>,
+    best: Slots,
 }
 
 impl Table {
@@ -98,7 +99,7 @@ impl Table {
         Table {
             options: ranking.options.clone(),
             batches: Vec::new(),
-            best: HashTable::new(),
+            best: Slots::new(),
         }
     }
 
@@ -106,23 +107,36 @@ impl Table {
     pub(super) fn insert(
         &mut self,
         held: Arc<Held>,
-        rows: impl Iterator<Item = (usize, u64)>,
+        rows: impl Iterator<Item = (usize, u64)> + Clone,
     ) -> Result<()> {
-        let b = u32::try_from(self.batches.len())
-            .map_err(|_| DataFusionError::Execution("too many batches to dedupe".into()))?;
+        let too_many = || DataFusionError::Execution("too many rows to dedupe".into());
+        let b = u32::try_from(self.batches.len()).map_err(|_| too_many())?;
         self.batches.push(held);
         let (batches, best) = (&self.batches, &mut self.best);
         let current = &batches[b as usize];
         // Comparators are built once per earlier batch a key of this one recurs in.
         let mut against: Vec<Option<Against>> = Vec::new();
+        let mut ahead = rows.clone().skip(PREFETCH_AHEAD).map(|(_, hash)| hash);
         for (i, hash) in rows {
-            let row = i as u32;
-            let mut found = false;
-            for entry in best.iter_hash_mut(hash) {
-                if entry.0 != hash {
-                    continue;
-                }
-                let (bb, r) = (entry.1, entry.2 as usize);
+            if let Some(next) = ahead.next() {
+                best.prefetch(next);
+            }
+            let row = u32::try_from(i).map_err(|_| too_many())?;
+            let mut at = None;
+            loop {
+                let id = match best.probe(hash, &mut at) {
+                    Probe::Candidate(id) => id,
+                    Probe::Vacant => {
+                        let at = at.ok_or_else(too_many)?;
+                        let entry = Entry { batch: b, row };
+                        best.insert(hash, at, entry).map_err(|_| too_many())?;
+                        break;
+                    }
+                };
+                let Entry {
+                    batch: bb, row: r, ..
+                } = best.entries()[id as usize];
+                let r = r as usize;
                 let cmp = comparators(
                     &mut against,
                     current,
@@ -138,14 +152,12 @@ impl Table {
                         .find(|o| *o != Ordering::Equal)
                         == Some(Ordering::Less);
                     if sorts_first {
-                        *entry = (hash, b, row);
+                        let entry = best.entry_mut(id);
+                        entry.batch = b;
+                        entry.row = row;
                     }
-                    found = true;
                     break;
                 }
-            }
-            if !found {
-                best.insert_unique(hash, (hash, b, row), |&(h, _, _)| h);
             }
         }
         Ok(())
@@ -153,7 +165,7 @@ impl Table {
 
     /// The winners: (batch, row), in no particular order.
     pub(super) fn winners(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
-        self.best.iter().map(|&(_, b, r)| (b, r))
+        self.best.entries().iter().map(|e| (e.batch, e.row))
     }
 }
 
