@@ -129,6 +129,7 @@ fn tag(hash: u64) -> u64 {
 /// back to the kernel and faulting them in again, and page faults are the dearest
 /// thing on this kind of machine (a 10M-row dedupe faulted 250k more pages than
 /// with a general hash table, and spent twice its time in the kernel).
+#[allow(clippy::slow_vector_initialization)] // deliberately not `vec![0; n]`, see above
 fn empty_slots(n: usize) -> Vec<u64> {
     let mut slots = Vec::with_capacity(n);
     slots.resize(n, 0);
