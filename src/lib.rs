@@ -22,5 +22,6 @@ pub mod query;
 pub mod sandbox;
 pub mod schedule;
 pub mod sink;
+pub mod slot_index;
 pub mod utc_text;
 pub mod warehouse;

@@ -53,7 +53,6 @@ use winners::{Latest, Output, Ranking, emit};
 
 mod in_place;
 mod placement;
-mod slots;
 mod winners;
 
 pub use placement::RowsInPlace;

@@ -16,7 +16,7 @@ use datafusion::common::hash_utils::{RandomState, create_hashes};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::physical_expr::{PhysicalExpr, PhysicalSortExpr};
 
-use super::slots::{Entry, PREFETCH_AHEAD, Probe, Slots};
+use crate::slot_index::{PREFETCH_AHEAD, Probe, SlotIndex};
 
 /// What the dedupe compares: its keys, its ORDER BY and that order's options.
 #[derive(Debug, Clone)]
@@ -86,12 +86,13 @@ impl Ranking {
     }
 }
 
-/// Each key's best row among the batches inserted, batches numbered in insertion
-/// order (see `slots` for the index).
+/// Each key's best row among the batches inserted: (batch, row), one per key,
+/// found through `index` by the key's hash; batches numbered in insertion order.
 pub(super) struct Table {
     options: Vec<SortOptions>,
     batches: Vec<Arc<Held>>,
-    best: Slots,
+    index: SlotIndex,
+    best: Vec<(u32, u32)>,
 }
 
 impl Table {
@@ -99,7 +100,8 @@ impl Table {
         Table {
             options: ranking.options.clone(),
             batches: Vec::new(),
-            best: Slots::new(),
+            index: SlotIndex::with_capacity(0),
+            best: Vec::new(),
         }
     }
 
@@ -112,30 +114,31 @@ impl Table {
         let too_many = || DataFusionError::Execution("too many rows to dedupe".into());
         let b = u32::try_from(self.batches.len()).map_err(|_| too_many())?;
         self.batches.push(held);
-        let (batches, best) = (&self.batches, &mut self.best);
+        let (batches, index, best) = (&self.batches, &mut self.index, &mut self.best);
         let current = &batches[b as usize];
         // Comparators are built once per earlier batch a key of this one recurs in.
         let mut against: Vec<Option<Against>> = Vec::new();
         let mut ahead = rows.clone().skip(PREFETCH_AHEAD).map(|(_, hash)| hash);
         for (i, hash) in rows {
             if let Some(next) = ahead.next() {
-                best.prefetch(next);
+                index.prefetch(next);
             }
             let row = u32::try_from(i).map_err(|_| too_many())?;
-            let mut at = None;
+            let mut after = None;
             loop {
-                let id = match best.probe(hash, &mut at) {
-                    Probe::Candidate(id) => id,
-                    Probe::Vacant => {
-                        let at = at.ok_or_else(too_many)?;
-                        let entry = Entry { batch: b, row };
-                        best.insert(hash, at, entry).map_err(|_| too_many())?;
+                let (id, slot) = match index.probe(hash, after) {
+                    Probe::Candidate { id, slot } => (id, slot),
+                    Probe::Vacant(at) => {
+                        let id = u32::try_from(best.len())
+                            .ok()
+                            .filter(|id| *id < u32::MAX)
+                            .ok_or_else(too_many)?;
+                        best.push((b, row));
+                        index.insert(hash, at, id);
                         break;
                     }
                 };
-                let Entry {
-                    batch: bb, row: r, ..
-                } = best.entries()[id as usize];
+                let (bb, r) = best[id as usize];
                 let r = r as usize;
                 let cmp = comparators(
                     &mut against,
@@ -152,12 +155,11 @@ impl Table {
                         .find(|o| *o != Ordering::Equal)
                         == Some(Ordering::Less);
                     if sorts_first {
-                        let entry = best.entry_mut(id);
-                        entry.batch = b;
-                        entry.row = row;
+                        best[id as usize] = (b, row);
                     }
                     break;
                 }
+                after = Some(slot);
             }
         }
         Ok(())
@@ -165,7 +167,7 @@ impl Table {
 
     /// The winners: (batch, row), in no particular order.
     pub(super) fn winners(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
-        self.best.entries().iter().map(|e| (e.batch, e.row))
+        self.best.iter().copied()
     }
 }
 
@@ -206,8 +208,13 @@ impl Latest {
         for (b, r) in self.table.winners() {
             won[b as usize][r as usize] = true;
         }
-        let Table { batches, best, .. } = self.table;
-        drop(best);
+        let Table {
+            batches,
+            index,
+            best,
+            ..
+        } = self.table;
+        drop((index, best));
         let marked = batches.into_iter().zip(won).map(|(held, won)| {
             let batch = held.batch.clone();
             (batch, won)

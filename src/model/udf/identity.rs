@@ -32,6 +32,8 @@ use datafusion::datasource::{MemTable, TableType};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::slot_index::{PREFETCH_AHEAD, Probe, SlotIndex};
+
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("node", DataType::Utf8, false),
@@ -144,22 +146,19 @@ fn pair_columns(batches: &[RecordBatch]) -> Result<Vec<(StringViewArray, StringV
         .collect()
 }
 
-/// Node names interned to dense ids, in order of first appearance: an
-/// open-addressing table of 64-bit words (`hash tag << 32 | id + 1`, 0 when empty),
-/// probed linearly and kept at most half full. A word carries the upper half of
-/// the name's hash, so a probe compares names only when 32 bits of hash agree;
-/// the table is 8 bytes a slot (a `HashMap<&str, u32>` entry is 24), and its slots
-/// can be prefetched ahead of the lookups, which are cache misses at a million
-/// nodes (the lookup was most of this function's time).
+/// Node names interned to dense ids, in order of first appearance, through a
+/// [`SlotIndex`] (8 bytes a slot, prefetched ahead of the lookups, which are
+/// cache misses at a million nodes and were most of this function's time with a
+/// `HashMap<&str, u32>`, 24 bytes an entry).
 struct Interner<'a> {
-    slots: Vec<u64>,
+    index: SlotIndex,
     names: Vec<&'a str>,
 }
 
 impl<'a> Interner<'a> {
     fn with_capacity(nodes: usize) -> Self {
         Interner {
-            slots: vec![0; (nodes.max(8) * 2).next_power_of_two()],
+            index: SlotIndex::with_capacity(nodes),
             names: Vec::with_capacity(nodes),
         }
     }
@@ -168,55 +167,31 @@ impl<'a> Interner<'a> {
         xxhash_rust::xxh3::xxh3_64(name.as_bytes())
     }
 
-    fn home(&self, hash: u64) -> usize {
-        hash as usize & (self.slots.len() - 1)
-    }
-
     /// Fetch the slot `hash` starts probing at into cache ahead of [`Self::id`].
     fn prefetch(&self, hash: u64) {
-        crate::prefetch::prefetch(&self.slots, self.home(hash));
+        self.index.prefetch(hash);
     }
 
-    /// The id of `name` (whose hash is `hash`), a new one if it is new.
+    /// The id of `name` (whose hash is `hash`), a new one if it is new. Ids stay
+    /// below `u32::MAX`: [`components`] refuses inputs with that many names.
     fn id(&mut self, name: &'a str, hash: u64) -> u32 {
-        let mask = self.slots.len() - 1;
-        let tag = hash >> 32;
-        let mut at = hash as usize & mask;
+        let mut after = None;
         loop {
-            let word = self.slots[at];
-            if word == 0 {
-                let id = self.names.len() as u32;
-                self.names.push(name);
-                self.slots[at] = (tag << 32) | (u64::from(id) + 1);
-                if self.names.len() * 2 > self.slots.len() {
-                    self.grow();
+            match self.index.probe(hash, after) {
+                Probe::Candidate { id, slot } => {
+                    if self.names[id as usize] == name {
+                        return id;
+                    }
+                    after = Some(slot);
                 }
-                return id;
-            }
-            if word >> 32 == tag {
-                let id = (word as u32).wrapping_sub(1);
-                if self.names[id as usize] == name {
+                Probe::Vacant(at) => {
+                    let id = self.names.len() as u32;
+                    self.names.push(name);
+                    self.index.insert(hash, at, id);
                     return id;
                 }
             }
-            at = (at + 1) & mask;
         }
-    }
-
-    /// Double the table (the names' hashes are computed again: growing is rare,
-    /// the first capacity is sized from the input).
-    fn grow(&mut self) {
-        let mut slots = vec![0u64; self.slots.len() * 2];
-        let mask = slots.len() - 1;
-        for (id, name) in self.names.iter().enumerate() {
-            let hash = Self::hash(name);
-            let mut at = hash as usize & mask;
-            while slots[at] != 0 {
-                at = (at + 1) & mask;
-            }
-            slots[at] = ((hash >> 32) << 32) | (id as u64 + 1);
-        }
-        self.slots = slots;
     }
 }
 
@@ -258,10 +233,6 @@ impl UnionFind {
         self.size[big as usize] += self.size[small as usize];
     }
 }
-
-/// How many rows ahead of the one being interned a slot is prefetched: enough
-/// for the fetch to land, few enough that it is still cached when used.
-const PREFETCH_AHEAD: usize = 16;
 
 /// The values of one side of a batch of pairs and their hashes (0 for NULL).
 fn hashed<'a, A>(side: A) -> (Vec<Option<&'a str>>, Vec<u64>)
@@ -435,7 +406,7 @@ mod tests {
             assert_eq!(interner.id(n, Interner::hash(n)), i as u32, "{n}");
         }
         assert_eq!(interner.names.len(), 5_000);
-        assert!(interner.slots.len() >= 10_000);
+        assert!(interner.index.slots() >= 10_000);
     }
 
     #[test]
