@@ -139,7 +139,27 @@ pub async fn define_computed_view(
         let rows: usize = batches.clone().map(|b| b.num_rows()).sum();
         let bytes: usize = batches.map(|b| b.get_array_memory_size()).sum();
         let columns = schema.fields().len();
-        tracing::debug!(view = %model.name, rows, bytes, columns, "computed view held");
+        // Per column, largest first: what to narrow or type tighter.
+        let mut by_column: Vec<(usize, &str)> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, field)| {
+                let held = partitions
+                    .iter()
+                    .flatten()
+                    .map(|b| b.column(i).get_array_memory_size())
+                    .sum();
+                (held, field.name().as_str())
+            })
+            .collect();
+        by_column.sort_unstable_by(|a, b| b.cmp(a));
+        let by_column = by_column
+            .iter()
+            .map(|(held, name)| format!("{name}={held}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        tracing::debug!(view = %model.name, rows, bytes, columns, by_column, "computed view held");
     }
     let name = TableReference::partial("models", model.name.as_str());
     let table = MemTable::try_new(schema, partitions)?;

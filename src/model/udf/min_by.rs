@@ -15,7 +15,7 @@
 use std::mem::size_of;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, UInt32Array};
 use arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -112,36 +112,55 @@ impl AggregateUDFImpl for MinBy {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(MinByGroups {
-            null: ScalarValue::try_from(args.return_type())?,
-            keys: Vec::new(),
-            values: Vec::new(),
-            pending: Vec::new(),
-            touched: Vec::new(),
-            value_bytes: 0,
-        }))
+        Ok(Box::new(MinByGroups::new(&ScalarValue::try_from(
+            args.return_type(),
+        )?)?))
     }
 }
 
 /// No pending row for a group in the current batch.
 const NONE: u32 = u32::MAX;
 
-/// `min_by` per group: the best key so far (None: no row yet) and its value.
+/// `min_by` per group: the best key so far (None: no row yet) and where its value
+/// is: a row of one of the chunks. A batch's values that became some group's best
+/// are copied out together into one chunk (a take, not a value per group: a
+/// `ScalarValue` per group and batch, rebuilt into an array at the end, was most
+/// of `golden_customers`' survivorship picks); the answer is gathered from the
+/// chunks at the end.
 #[derive(Debug)]
 struct MinByGroups {
-    null: ScalarValue,
     keys: Vec<Option<i64>>,
-    values: Vec<ScalarValue>,
+    /// Per group, its best value's (chunk, row); a group without one points at
+    /// [`NULL_CHUNK`]'s only row.
+    best: Vec<(u32, u32)>,
+    /// Copied values; chunk 0 is a single NULL.
+    chunks: Vec<ArrayRef>,
     /// Per group, the batch row that is its best so far in the batch being added
     /// (so a value is copied once per group and batch, not once per improvement).
     pending: Vec<u32>,
     /// The groups with a pending row.
     touched: Vec<usize>,
-    /// Heap bytes of `values`, kept up to date for `size`.
-    value_bytes: usize,
+    /// Bytes the chunks hold, kept up to date for `size`.
+    chunk_bytes: usize,
 }
 
+/// The chunk holding the NULL every group starts with.
+const NULL_CHUNK: u32 = 0;
+
 impl MinByGroups {
+    /// Groups whose values are of `null`'s type.
+    fn new(null: &ScalarValue) -> Result<Self> {
+        let null_chunk = null.to_array_of_size(1)?;
+        Ok(MinByGroups {
+            chunk_bytes: null_chunk.get_array_memory_size(),
+            keys: Vec::new(),
+            best: Vec::new(),
+            chunks: vec![null_chunk],
+            pending: Vec::new(),
+            touched: Vec::new(),
+        })
+    }
+
     /// Add rows: `values` and their `keys`, counting only rows `filter` keeps.
     fn add(
         &mut self,
@@ -153,7 +172,7 @@ impl MinByGroups {
     ) -> Result<()> {
         if self.keys.len() < total_num_groups {
             self.keys.resize(total_num_groups, None);
-            self.values.resize(total_num_groups, self.null.clone());
+            self.best.resize(total_num_groups, (NULL_CHUNK, 0));
             self.pending.resize(total_num_groups, NONE);
         }
         for (row, &group) in group_indices.iter().enumerate() {
@@ -170,27 +189,70 @@ impl MinByGroups {
             }
             self.pending[group] = row as u32;
         }
-        for group in self.touched.drain(..) {
-            let row = std::mem::replace(&mut self.pending[group], NONE);
-            let value = ScalarValue::try_from_array(values, row as usize)?;
-            self.value_bytes += value.size();
-            let old = std::mem::replace(&mut self.values[group], value);
-            self.value_bytes = self.value_bytes.saturating_sub(old.size());
+        if self.touched.is_empty() {
+            return Ok(());
         }
+        let chunk = u32::try_from(self.chunks.len())
+            .map_err(|_| DataFusionError::Internal("min_by: too many batches".into()))?;
+        let rows: UInt32Array = self
+            .touched
+            .iter()
+            .map(|&group| self.pending[group])
+            .collect();
+        for (i, group) in self.touched.drain(..).enumerate() {
+            self.pending[group] = NONE;
+            self.best[group] = (chunk, i as u32);
+        }
+        let copied = own_bytes(arrow::compute::take(values, &rows, None)?);
+        self.chunk_bytes += copied.get_array_memory_size();
+        self.chunks.push(copied);
         Ok(())
     }
 
     /// Take the values of the groups `emit_to` says, as an array.
     fn take_values(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let values = emit_to.take_needed(&mut self.values);
+        let emitted = emit_to.take_needed(&mut self.best);
         emit_to.take_needed(&mut self.pending);
-        self.value_bytes = self
-            .value_bytes
-            .saturating_sub(values.iter().map(ScalarValue::size).sum());
-        if values.is_empty() {
-            return Ok(arrow::array::new_empty_array(&self.null.data_type()));
+        let chunks: Vec<&dyn Array> = self.chunks.iter().map(|c| c.as_ref()).collect();
+        let indices: Vec<(usize, usize)> = emitted
+            .iter()
+            .map(|&(chunk, row)| (chunk as usize, row as usize))
+            .collect();
+        let values = arrow::compute::interleave(&chunks, &indices)?;
+        // The groups left (an EmitTo::First) are gathered into one chunk of their
+        // own, so the emitted groups' values are freed.
+        let kept = if self.best.is_empty() {
+            None
+        } else {
+            let left: Vec<(usize, usize)> = self
+                .best
+                .iter()
+                .map(|&(chunk, row)| (chunk as usize, row as usize))
+                .collect();
+            Some(own_bytes(arrow::compute::interleave(&chunks, &left)?))
+        };
+        drop(chunks);
+        self.chunks.truncate(1);
+        self.chunk_bytes = self.chunks[0].get_array_memory_size();
+        if let Some(kept) = kept {
+            for (i, best) in self.best.iter_mut().enumerate() {
+                *best = (1, i as u32);
+            }
+            self.chunk_bytes += kept.get_array_memory_size();
+            self.chunks.push(kept);
         }
-        ScalarValue::iter_to_array(values)
+        Ok(values)
+    }
+}
+
+/// `array` holding only the bytes its rows use: a take or an interleave of string
+/// or binary views keeps pointing into the source's buffers (whole pages of the
+/// input batches), which a copy kept for the rest of the aggregation would pin.
+fn own_bytes(array: ArrayRef) -> ArrayRef {
+    match array.data_type() {
+        DataType::Utf8View => Arc::new(array.as_string_view().gc()),
+        DataType::BinaryView => Arc::new(array.as_binary_view().gc()),
+        _ => array,
     }
 }
 
@@ -254,10 +316,11 @@ impl GroupsAccumulator for MinByGroups {
 
     fn size(&self) -> usize {
         self.keys.capacity() * size_of::<Option<i64>>()
-            + self.values.capacity() * size_of::<ScalarValue>()
+            + self.best.capacity() * size_of::<(u32, u32)>()
+            + self.chunks.capacity() * size_of::<ArrayRef>()
             + self.pending.capacity() * size_of::<u32>()
             + self.touched.capacity() * size_of::<usize>()
-            + self.value_bytes
+            + self.chunk_bytes
     }
 }
 
@@ -416,6 +479,47 @@ mod tests {
             filtered.iter().any(|l| l.starts_with("| a |  ")),
             "{filtered:?}"
         );
+    }
+
+    #[test]
+    fn groups_keep_their_best_across_batches_and_partial_emits() {
+        let mut acc = MinByGroups::new(&ScalarValue::Utf8View(None)).unwrap();
+        let values = |v: &[Option<&str>]| -> ArrayRef {
+            Arc::new(arrow::array::StringViewArray::from(v.to_vec()))
+        };
+        let keys = |k: &[Option<i64>]| -> ArrayRef { Arc::new(I64::from(k.to_vec())) };
+        // Groups 0..3; group 3 never gets a row, group 1 only a NULL key.
+        acc.update_batch(
+            &[
+                values(&[Some("a5"), Some("b?"), Some("c2")]),
+                keys(&[Some(5), None, Some(2)]),
+            ],
+            &[0, 1, 2],
+            None,
+            4,
+        )
+        .unwrap();
+        // Group 0 improves (a5 -> a1, long enough to live outside the view), group
+        // 2 does not (c2 beats c7), and the filter drops group 0's key 0.
+        let long = "a1 is a value longer than twelve bytes";
+        acc.update_batch(
+            &[
+                values(&[Some(long), Some("c7"), Some("a0")]),
+                keys(&[Some(1), Some(7), Some(0)]),
+            ],
+            &[0, 2, 0],
+            Some(&BooleanArray::from(vec![true, true, false])),
+            4,
+        )
+        .unwrap();
+        let first = acc.evaluate(EmitTo::First(1)).unwrap();
+        assert_eq!(first.as_string_view().value(0), long);
+        let rest = acc.evaluate(EmitTo::All).unwrap();
+        let rest = rest.as_string_view();
+        assert_eq!(rest.len(), 3);
+        assert!(rest.is_null(0), "group 1 had only a NULL key");
+        assert_eq!(rest.value(1), "c2");
+        assert!(rest.is_null(2), "group 3 had no row");
     }
 
     #[tokio::test]
