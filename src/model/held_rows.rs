@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
 use arrow::buffer::Buffer;
 use arrow::datatypes::{BinaryViewType, ByteViewType, DataType, StringViewType};
 use arrow::error::ArrowError;
@@ -30,7 +30,10 @@ pub(super) fn compact(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
             _ => Arc::clone(column),
         })
         .collect();
-    RecordBatch::try_new(batch.schema(), columns)
+    // The row count is carried over: a view whose readers only count its rows is
+    // held without any column.
+    let rows = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(batch.schema(), columns, &rows)
 }
 
 /// The view column `column` compacted when its buffers are loose, else itself.

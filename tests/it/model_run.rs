@@ -144,6 +144,35 @@ async fn a_shared_view_keeps_only_the_columns_its_readers_use() {
     assert_eq!(rows, [["a", "x", "1", "a", "b", "c", "d"]]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_view_whose_readers_only_count_its_rows_still_holds_them() {
+    // Both readers of `v` use none of its columns: the held rows still count.
+    let (_tmp, project, wh) = project(&[
+        (
+            "models/v.sql",
+            "SELECT x, 'a' AS y FROM (VALUES (1), (2), (3)) AS t(x)",
+        ),
+        ("models/n1.sql", "SELECT count(*) AS n FROM v"),
+        ("models/n2.sql", "SELECT count(*) + 10 AS n FROM v"),
+        (
+            "models/_p.yml",
+            "models:\n  - name: v\n    config:\n      materialized: view\n",
+        ),
+    ]);
+    model::run(&project, &wh, &[], &mut |_| {}).await.unwrap();
+    let ctx = model::session::open(&wh, &model::udf::Settings::default())
+        .await
+        .unwrap();
+    let rows = ctx
+        .sql("SELECT a.n, b.n FROM models.n1 a, models.n2 b")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(support::text_rows(&rows), [["3", "13"]]);
+}
+
 /// The Parquet data files under a model table's directory.
 fn data_files(project: &Project, model: &str) -> usize {
     std::fs::read_dir(project.dir.join("warehouse/models").join(model))
