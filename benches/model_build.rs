@@ -220,9 +220,17 @@ async fn explain(project: &Project, warehouse: &Warehouse, names: &str) -> anyho
         .map(|s| s.trim().to_string())
         .filter(|s| set.get(s).is_some())
         .collect();
-    // Only the explained models count as readers, as if they were the whole run.
+    // Only the explained models count as readers, as if they were the whole run,
+    // with the views they read on the way (identity_graph reads the staging views
+    // through identity_edges).
     let mut in_run = computed.clone();
-    in_run.extend(wanted.iter().cloned());
+    for name in &wanted {
+        in_run.insert(name.clone());
+        in_run.extend(set.ancestors(name).into_iter().filter(|a| {
+            set.get(a)
+                .is_some_and(|m| m.materialized() == lockstep::model::Materialized::View)
+        }));
+    }
     let models: Vec<_> = set
         .in_order()
         .filter(|m| in_run.contains(&m.name))
