@@ -1,5 +1,6 @@
 //! Compacting the rows of a view a run holds in memory (see
-//! `session::define_computed_view`). Text read from Parquet arrives as string
+//! `session::define_computed_view`), and the values `min_by` keeps while it
+//! aggregates. Text read from Parquet arrives as string
 //! views pointing into the decoded pages; a held batch keeps every page it
 //! points into alive, whole, for the rest of the run. Copying the referenced
 //! text into buffers of its own frees the pages: at 10M orders the held
@@ -21,19 +22,23 @@ const SLACK: usize = 2;
 /// more than its rows use compacted (its text copied into buffers holding only
 /// those bytes); other columns are shared as they are.
 pub(super) fn compact(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-    let columns: Vec<ArrayRef> = batch
-        .columns()
-        .iter()
-        .map(|column| match column.data_type() {
-            DataType::Utf8View => compact_view::<StringViewType>(column),
-            DataType::BinaryView => compact_view::<BinaryViewType>(column),
-            _ => Arc::clone(column),
-        })
-        .collect();
+    let columns: Vec<ArrayRef> = batch.columns().iter().map(compact_column).collect();
     // The row count is carried over: a view whose readers only count its rows is
     // held without any column.
     let rows = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
     RecordBatch::try_new_with_options(batch.schema(), columns, &rows)
+}
+
+/// `column` compacted when it is a string-view or binary-view column whose
+/// buffers hold much more than its rows use (a slice, or a `take` of a few rows
+/// of a large batch, still points into the whole batch's buffers); else itself.
+/// Also what `min_by` keeps of each batch's winning values.
+pub(super) fn compact_column(column: &ArrayRef) -> ArrayRef {
+    match column.data_type() {
+        DataType::Utf8View => compact_view::<StringViewType>(column),
+        DataType::BinaryView => compact_view::<BinaryViewType>(column),
+        _ => Arc::clone(column),
+    }
 }
 
 /// The view column `column` compacted when its buffers are loose, else itself.

@@ -16,7 +16,7 @@ use datafusion::common::hash_utils::{RandomState, create_hashes};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::physical_expr::{PhysicalExpr, PhysicalSortExpr};
 
-use crate::slot_index::{PREFETCH_AHEAD, Probe, SlotIndex};
+use crate::slot_index::{Found, PREFETCH_AHEAD, SlotIndex};
 
 /// What the dedupe compares: its keys, its ORDER BY and that order's options.
 #[derive(Debug, Clone)]
@@ -124,22 +124,8 @@ impl Table {
                 index.prefetch(next);
             }
             let row = u32::try_from(i).map_err(|_| too_many())?;
-            let mut after = None;
-            loop {
-                let (id, slot) = match index.probe(hash, after) {
-                    Probe::Candidate { id, slot } => (id, slot),
-                    Probe::Vacant(at) => {
-                        let id = u32::try_from(best.len())
-                            .ok()
-                            .filter(|id| *id < u32::MAX)
-                            .ok_or_else(too_many)?;
-                        best.push((b, row));
-                        index.insert(hash, at, id);
-                        break;
-                    }
-                };
+            let found = index.find(hash, |id| {
                 let (bb, r) = best[id as usize];
-                let r = r as usize;
                 let cmp = comparators(
                     &mut against,
                     current,
@@ -147,19 +133,39 @@ impl Table {
                     bb,
                     &self.options,
                 )?;
-                if cmp.keys.iter().all(|c| c(i, r) == Ordering::Equal) {
+                Ok::<_, DataFusionError>(
+                    cmp.keys.iter().all(|c| c(i, r as usize) == Ordering::Equal),
+                )
+            })?;
+            match found {
+                Found::Vacant(at) => {
+                    let id = u32::try_from(best.len())
+                        .ok()
+                        .filter(|id| *id < u32::MAX)
+                        .ok_or_else(too_many)?;
+                    best.push((b, row));
+                    index.insert(hash, at, id);
+                }
+                Found::Id(id) => {
+                    let (bb, r) = best[id as usize];
+                    // Built by the key comparison above: a look-up in `against`.
+                    let cmp = comparators(
+                        &mut against,
+                        current,
+                        &batches[bb as usize],
+                        bb,
+                        &self.options,
+                    )?;
                     let sorts_first = cmp
                         .order
                         .iter()
-                        .map(|c| c(i, r))
+                        .map(|c| c(i, r as usize))
                         .find(|o| *o != Ordering::Equal)
                         == Some(Ordering::Less);
                     if sorts_first {
                         best[id as usize] = (b, row);
                     }
-                    break;
                 }
-                after = Some(slot);
             }
         }
         Ok(())
