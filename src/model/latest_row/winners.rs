@@ -124,8 +124,12 @@ impl Table {
                 index.prefetch(next);
             }
             let row = u32::try_from(i).map_err(|_| too_many())?;
+            // Whether this row sorts before the key's best so far, decided where
+            // the keys are found equal (the comparators are at hand there).
+            let mut sorts_first = false;
             let found = index.find(hash, |id| {
                 let (bb, r) = best[id as usize];
+                let r = r as usize;
                 let cmp = comparators(
                     &mut against,
                     current,
@@ -133,9 +137,16 @@ impl Table {
                     bb,
                     &self.options,
                 )?;
-                Ok::<_, DataFusionError>(
-                    cmp.keys.iter().all(|c| c(i, r as usize) == Ordering::Equal),
-                )
+                let same_key = cmp.keys.iter().all(|c| c(i, r) == Ordering::Equal);
+                if same_key {
+                    sorts_first = cmp
+                        .order
+                        .iter()
+                        .map(|c| c(i, r))
+                        .find(|o| *o != Ordering::Equal)
+                        == Some(Ordering::Less);
+                }
+                Ok::<_, DataFusionError>(same_key)
             })?;
             match found {
                 Found::Vacant(at) => {
@@ -146,26 +157,8 @@ impl Table {
                     best.push((b, row));
                     index.insert(hash, at, id);
                 }
-                Found::Id(id) => {
-                    let (bb, r) = best[id as usize];
-                    // Built by the key comparison above: a look-up in `against`.
-                    let cmp = comparators(
-                        &mut against,
-                        current,
-                        &batches[bb as usize],
-                        bb,
-                        &self.options,
-                    )?;
-                    let sorts_first = cmp
-                        .order
-                        .iter()
-                        .map(|c| c(i, r as usize))
-                        .find(|o| *o != Ordering::Equal)
-                        == Some(Ordering::Less);
-                    if sorts_first {
-                        best[id as usize] = (b, row);
-                    }
-                }
+                Found::Id(id) if sorts_first => best[id as usize] = (b, row),
+                Found::Id(_) => {}
             }
         }
         Ok(())
