@@ -21,9 +21,12 @@ pub struct SlotIndex {
     len: usize,
 }
 
-/// Where a key is: the id it has, or the vacant slot where it goes.
-pub enum Found {
-    Id(u32),
+/// What a probe found: an id whose hash shares the key's upper half, with its
+/// slot (the caller compares the keys themselves), or the vacant slot where the
+/// key goes. Each caller writes its own probe loop: a `find` taking the key
+/// comparison as a closure made the 10M-row dedupe 0.3–0.5 s slower.
+pub enum Probe {
+    Candidate { id: u32, slot: usize },
     Vacant(usize),
 }
 
@@ -46,34 +49,32 @@ impl SlotIndex {
         crate::prefetch::prefetch(&self.slots, tag(hash) as usize & (self.slots.len() - 1));
     }
 
-    /// The id of the key hashing to `hash`, asking `is_key` about each id whose
-    /// hash shares its upper half (the caller compares the keys themselves), or
-    /// the vacant slot where the probe ended.
-    pub fn find<E>(
-        &self,
-        hash: u64,
-        mut is_key: impl FnMut(u32) -> Result<bool, E>,
-    ) -> Result<Found, E> {
+    /// The ids whose hash shares `hash`'s upper half, one at a time: `probe(hash,
+    /// None)` gives the first candidate; `probe(hash, Some(slot))` with a
+    /// rejected candidate's slot goes on past it, until the vacant slot ends the
+    /// probe.
+    pub fn probe(&self, hash: u64, after: Option<usize>) -> Probe {
         let mask = self.slots.len() - 1;
         let tag = tag(hash);
-        let mut at = tag as usize & mask;
+        let mut at = match after {
+            None => tag as usize & mask,
+            Some(slot) => (slot + 1) & mask,
+        };
         loop {
             let word = self.slots[at];
             if word == 0 {
-                return Ok(Found::Vacant(at));
+                return Probe::Vacant(at);
             }
             if word >> 32 == tag {
                 let id = (word as u32).wrapping_sub(1);
-                if is_key(id)? {
-                    return Ok(Found::Id(id));
-                }
+                return Probe::Candidate { id, slot: at };
             }
             at = (at + 1) & mask;
         }
     }
 
     /// Put `id` (below `u32::MAX`: the caller bounds its ids), whose key hashes
-    /// to `hash`, in the vacant slot `at` where its [`Self::find`] ended.
+    /// to `hash`, in the vacant slot `at` where its probe ended.
     pub fn insert(&mut self, hash: u64, at: usize, id: u32) {
         debug_assert!(id < u32::MAX && self.slots[at] == 0);
         self.slots[at] = (tag(hash) << 32) | (u64::from(id) + 1);
@@ -118,23 +119,23 @@ fn empty_slots(n: usize) -> Vec<u64> {
 
 #[cfg(test)]
 mod tests {
-    use std::convert::Infallible;
-
     use super::*;
 
     /// Find `hash`'s id whose key is `key` in `keys`, or add one: what a user of
     /// the index does, keys standing for what it compares.
     fn find_or_add(index: &mut SlotIndex, keys: &mut Vec<u32>, hash: u64, key: u32) -> u32 {
-        let found = index.find(hash, |id| Ok::<_, Infallible>(keys[id as usize] == key));
-        match found {
-            Ok(Found::Id(id)) => id,
-            Ok(Found::Vacant(at)) => {
-                let id = keys.len() as u32;
-                keys.push(key);
-                index.insert(hash, at, id);
-                id
+        let mut after = None;
+        loop {
+            match index.probe(hash, after) {
+                Probe::Candidate { id, .. } if keys[id as usize] == key => return id,
+                Probe::Candidate { slot, .. } => after = Some(slot),
+                Probe::Vacant(at) => {
+                    let id = keys.len() as u32;
+                    keys.push(key);
+                    index.insert(hash, at, id);
+                    return id;
+                }
             }
-            Err(never) => match never {},
         }
     }
 
@@ -170,14 +171,13 @@ mod tests {
     fn a_probe_goes_on_past_a_rejected_candidate_to_the_vacant_slot() {
         let (mut index, mut keys) = (SlotIndex::with_capacity(1), Vec::new());
         let id = find_or_add(&mut index, &mut keys, 5, 1);
-        let mut asked = Vec::new();
-        let found = index.find(5, |candidate| {
-            asked.push(candidate);
-            Ok::<_, ()>(false)
-        });
-        assert_eq!(asked, [id], "the id was lost");
-        assert!(matches!(found, Ok(Found::Vacant(_))));
-        // A failing comparison stops the probe with its error.
-        assert!(matches!(index.find(5, |_| Err("no")), Err("no")));
+        let slot = match index.probe(5, None) {
+            Probe::Candidate { id: found, slot } => {
+                assert_eq!(found, id);
+                slot
+            }
+            Probe::Vacant(_) => panic!("the id was lost"),
+        };
+        assert!(matches!(index.probe(5, Some(slot)), Probe::Vacant(_)));
     }
 }

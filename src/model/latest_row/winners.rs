@@ -16,7 +16,7 @@ use datafusion::common::hash_utils::{RandomState, create_hashes};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::physical_expr::{PhysicalExpr, PhysicalSortExpr};
 
-use crate::slot_index::{Found, PREFETCH_AHEAD, SlotIndex};
+use crate::slot_index::{PREFETCH_AHEAD, Probe, SlotIndex};
 
 /// What the dedupe compares: its keys, its ORDER BY and that order's options.
 #[derive(Debug, Clone)]
@@ -124,10 +124,20 @@ impl Table {
                 index.prefetch(next);
             }
             let row = u32::try_from(i).map_err(|_| too_many())?;
-            // Whether this row sorts before the key's best so far, decided where
-            // the keys are found equal (the comparators are at hand there).
-            let mut sorts_first = false;
-            let found = index.find(hash, |id| {
+            let mut after = None;
+            loop {
+                let (id, slot) = match index.probe(hash, after) {
+                    Probe::Candidate { id, slot } => (id, slot),
+                    Probe::Vacant(at) => {
+                        let id = u32::try_from(best.len())
+                            .ok()
+                            .filter(|id| *id < u32::MAX)
+                            .ok_or_else(too_many)?;
+                        best.push((b, row));
+                        index.insert(hash, at, id);
+                        break;
+                    }
+                };
                 let (bb, r) = best[id as usize];
                 let r = r as usize;
                 let cmp = comparators(
@@ -137,28 +147,19 @@ impl Table {
                     bb,
                     &self.options,
                 )?;
-                let same_key = cmp.keys.iter().all(|c| c(i, r) == Ordering::Equal);
-                if same_key {
-                    sorts_first = cmp
+                if cmp.keys.iter().all(|c| c(i, r) == Ordering::Equal) {
+                    let sorts_first = cmp
                         .order
                         .iter()
                         .map(|c| c(i, r))
                         .find(|o| *o != Ordering::Equal)
                         == Some(Ordering::Less);
+                    if sorts_first {
+                        best[id as usize] = (b, row);
+                    }
+                    break;
                 }
-                Ok::<_, DataFusionError>(same_key)
-            })?;
-            match found {
-                Found::Vacant(at) => {
-                    let id = u32::try_from(best.len())
-                        .ok()
-                        .filter(|id| *id < u32::MAX)
-                        .ok_or_else(too_many)?;
-                    best.push((b, row));
-                    index.insert(hash, at, id);
-                }
-                Found::Id(id) if sorts_first => best[id as usize] = (b, row),
-                Found::Id(_) => {}
+                after = Some(slot);
             }
         }
         Ok(())

@@ -32,9 +32,7 @@ use datafusion::datasource::{MemTable, TableType};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 
-use std::convert::Infallible;
-
-use crate::slot_index::{Found, PREFETCH_AHEAD, SlotIndex};
+use crate::slot_index::{PREFETCH_AHEAD, Probe, SlotIndex};
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
@@ -177,19 +175,22 @@ impl<'a> Interner<'a> {
     /// The id of `name` (whose hash is `hash`), a new one if it is new. Ids stay
     /// below `u32::MAX`: [`components`] refuses inputs with that many names.
     fn id(&mut self, name: &'a str, hash: u64) -> u32 {
-        let names = &self.names;
-        let found = self
-            .index
-            .find(hash, |id| Ok::<_, Infallible>(names[id as usize] == name));
-        match found {
-            Ok(Found::Id(id)) => id,
-            Ok(Found::Vacant(at)) => {
-                let id = self.names.len() as u32;
-                self.names.push(name);
-                self.index.insert(hash, at, id);
-                id
+        let mut after = None;
+        loop {
+            match self.index.probe(hash, after) {
+                Probe::Candidate { id, slot } => {
+                    if self.names[id as usize] == name {
+                        return id;
+                    }
+                    after = Some(slot);
+                }
+                Probe::Vacant(at) => {
+                    let id = self.names.len() as u32;
+                    self.names.push(name);
+                    self.index.insert(hash, at, id);
+                    return id;
+                }
             }
-            Err(never) => match never {},
         }
     }
 }
