@@ -498,6 +498,31 @@ async fn profiles_cursor_pagination_and_updated_filter() {
         .await;
     assert_eq!(status, 400, "operator not allowed on updated: {v}");
     assert_eq!(v["errors"][0]["source"]["parameter"], "filter");
+
+    // Oldest first, the incremental extractors' order, across five pages: each
+    // profile once, in order, the two just rewritten moved to the end.
+    let oldest_first = walk(&api, "sort=updated").await;
+    let micros: Vec<i64> = oldest_first
+        .iter()
+        .map(|p| {
+            let text = p["attributes"]["updated"].as_str().unwrap();
+            chrono::DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .timestamp_micros()
+        })
+        .collect();
+    assert!(micros.windows(2).all(|w| w[0] <= w[1]), "{micros:?}");
+    let seen: BTreeSet<&str> = oldest_first
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen, ids.iter().map(String::as_str).collect());
+    assert_eq!(oldest_first.len(), 45);
+    let last_two: Vec<&str> = oldest_first[43..]
+        .iter()
+        .map(|p| p["attributes"]["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(last_two, ["seed3@example.com", "seed30@example.com"]);
 }
 
 #[tokio::test]

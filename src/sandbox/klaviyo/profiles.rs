@@ -246,7 +246,8 @@ pub fn list(store: &Profiles, q: &Query, base: &str, path: &str) -> Result<Value
         .map(|(k, i)| SortKey::from_cursor(field, k).map(|k| (k, i.as_str())))
         .transpose()?;
     let keep = |p: &&Profile| conds.iter().all(|c| matches(p, c));
-    // Ascending id order is the storage order: take one page without a sort.
+    // Ascending id and ascending updated are kept in order by the store: take one
+    // page from the cursor on without a sort.
     let mut hits: Vec<(SortKey, &Profile)> = if field == "id" && !desc {
         let from = after.map_or("", |(_, i)| i);
         store
@@ -254,6 +255,17 @@ pub fn list(store: &Profiles, q: &Query, base: &str, path: &str) -> Result<Value
             .filter(keep)
             .take(size + 1)
             .map(|p| (SortKey::Text(&p.id), p))
+            .collect()
+    } else if field == "updated" && !desc {
+        let from = match after {
+            Some((SortKey::Micros(m), id)) => Some((m, id)),
+            _ => None,
+        };
+        store
+            .after_updated(from)
+            .filter(keep)
+            .take(size + 1)
+            .map(|p| (SortKey::of(p, field), p))
             .collect()
     } else {
         store
