@@ -15,9 +15,24 @@ use super::{Result, TableName, Warehouse};
 pub const CATALOG: &str = "lockstep";
 
 impl Warehouse {
-    /// A new DataFusion session with every warehouse table registered.
+    /// A new DataFusion session with every warehouse table registered, reading
+    /// Parquet as delta-rs does when not told otherwise: text as string views, scan
+    /// filters pushed into the Parquet reader.
     pub async fn session(&self) -> Result<SessionContext> {
-        let config = crate::query::configure(SessionConfig::new())
+        self.session_with(|config| {
+            config.set_bool("datafusion.execution.parquet.pushdown_filters", true)
+        })
+        .await
+    }
+
+    /// A new DataFusion session with every warehouse table registered, its options
+    /// (the Parquet reading ones included: the tables' scans follow them) adjusted
+    /// by `configure`.
+    pub async fn session_with(
+        &self,
+        configure: impl FnOnce(SessionConfig) -> SessionConfig,
+    ) -> Result<SessionContext> {
+        let config = configure(crate::query::configure(SessionConfig::new()))
             .with_default_catalog_and_schema(CATALOG, "models")
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(true);
@@ -41,13 +56,17 @@ impl Warehouse {
         Ok(Some(ctx.read_table(table.table_provider().await?)?))
     }
 
-    /// Register (or re-register at its latest version) one table in `ctx`.
+    /// Register (or re-register at its latest version) one table in `ctx`, its scans
+    /// reading Parquet with `ctx`'s options (string views or plain text, filter
+    /// pushdown); without the session delta-rs would use its own defaults whatever
+    /// the session says.
     pub async fn register(&self, ctx: &SessionContext, name: &TableName) -> Result<()> {
         let table = self.require(name).await?;
+        let state = ctx.state();
         table
-            .update_datafusion_session(&ctx.state())
+            .update_datafusion_session(&state)
             .map_err(delta(name))?;
-        let provider = table.table_provider().await?;
+        let provider = table.table_provider().with_session(Arc::new(state)).await?;
         let catalog = ctx.catalog(CATALOG).ok_or_else(|| {
             datafusion::error::DataFusionError::Plan(format!("catalog {CATALOG} missing"))
         })?;
