@@ -405,6 +405,19 @@ async fn bulk_import_job_completes_and_profiles_exist() {
     assert_eq!(status, 400);
 }
 
+/// Each profile's `updated` attribute, as epoch microseconds.
+fn updated_times(profiles: &[Value]) -> Vec<i64> {
+    profiles
+        .iter()
+        .map(|p| {
+            let text = p["attributes"]["updated"].as_str().unwrap();
+            chrono::DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .timestamp_micros()
+        })
+        .collect()
+}
+
 /// Every profile `GET /api/profiles?page[size]=10&{params}` pages through, following
 /// `links.next` (each page at most 10, each link keeping the page size).
 async fn walk(api: &Api, params: &str) -> Vec<Value> {
@@ -442,15 +455,7 @@ async fn profiles_cursor_pagination_and_updated_filter() {
 
     // Newest first: the cursor carries the instant (ties fall to the id).
     let newest_first = walk(&api, "sort=-updated").await;
-    let updated: Vec<i64> = newest_first
-        .iter()
-        .map(|p| {
-            let text = p["attributes"]["updated"].as_str().unwrap();
-            chrono::DateTime::parse_from_rfc3339(text)
-                .unwrap()
-                .timestamp()
-        })
-        .collect();
+    let updated = updated_times(&newest_first);
     assert!(updated.windows(2).all(|w| w[0] >= w[1]), "{updated:?}");
     let again: BTreeSet<&str> = newest_first
         .iter()
@@ -502,16 +507,8 @@ async fn profiles_cursor_pagination_and_updated_filter() {
     // Oldest first, the incremental extractors' order, across five pages: each
     // profile once, in order, the two just rewritten moved to the end.
     let oldest_first = walk(&api, "sort=updated").await;
-    let micros: Vec<i64> = oldest_first
-        .iter()
-        .map(|p| {
-            let text = p["attributes"]["updated"].as_str().unwrap();
-            chrono::DateTime::parse_from_rfc3339(text)
-                .unwrap()
-                .timestamp_micros()
-        })
-        .collect();
-    assert!(micros.windows(2).all(|w| w[0] <= w[1]), "{micros:?}");
+    let updated = updated_times(&oldest_first);
+    assert!(updated.windows(2).all(|w| w[0] <= w[1]), "{updated:?}");
     let seen: BTreeSet<&str> = oldest_first
         .iter()
         .map(|p| p["id"].as_str().unwrap())

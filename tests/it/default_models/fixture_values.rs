@@ -6,7 +6,7 @@ use lockstep::connectors::shopify::schema as shop;
 use lockstep::model;
 
 use super::fixture::customer;
-use super::{built, built_with, land, rows, table};
+use super::{built, built_with, failing_tests, land, rows, table};
 
 const MODELS: &[&str] = &[
     "stg_shop_customers",
@@ -46,20 +46,7 @@ async fn default_models_build_and_pass_their_data_tests() {
         assert!(names.contains(m), "model {m} missing from {names:?}");
     }
     let report = model::test(&project, &wh, &[]).await.unwrap();
-    let failures: Vec<String> = report
-        .outcomes
-        .iter()
-        .filter(|o| o.status != "pass")
-        .map(|o| {
-            let sample = arrow::util::pretty::pretty_format_batches(&o.sample)
-                .map(|t| t.to_string())
-                .unwrap_or_default();
-            format!(
-                "{}.{} {} {} {:?}\n{sample}",
-                o.test.model, o.test.name, o.status, o.failing_rows, o.message
-            )
-        })
-        .collect();
+    let failures = failing_tests(&report);
     assert!(failures.is_empty(), "failing data tests: {failures:#?}");
     assert!(
         report.outcomes.len() >= 40,

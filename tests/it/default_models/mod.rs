@@ -156,3 +156,22 @@ async fn rows(project: &Project, wh: &Warehouse, sql: &str) -> Vec<Vec<String>> 
 fn table(rows: &[Vec<String>]) -> Vec<String> {
     rows.iter().map(|r| r.join(" | ")).collect()
 }
+
+/// Each data test that did not pass: model.test, status, failing rows, message and
+/// the sample rows.
+fn failing_tests(report: &model::TestReport) -> Vec<String> {
+    report
+        .outcomes
+        .iter()
+        .filter(|o| o.status != "pass")
+        .map(|o| {
+            let sample = arrow::util::pretty::pretty_format_batches(&o.sample)
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            format!(
+                "{}.{} {} {} {:?}\n{sample}",
+                o.test.model, o.test.name, o.status, o.failing_rows, o.message
+            )
+        })
+        .collect()
+}

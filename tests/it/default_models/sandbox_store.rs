@@ -8,7 +8,7 @@ use lockstep::model;
 use lockstep::warehouse::Warehouse;
 use serde_json::{Value, json};
 
-use super::{SANDBOX_ECB_CSV, default_models_with_seed, land, land_ecb, rows};
+use super::{SANDBOX_ECB_CSV, default_models_with_seed, failing_tests, land, land_ecb, rows};
 
 fn cents(v: &Value) -> i64 {
     match v {
@@ -140,17 +140,7 @@ async fn sandbox_store_finance_daily_equals_totals_from_the_raw_json() {
     assert!(returns > 0, "the generated store has refunds");
 
     let report = model::test(&project, &wh, &[]).await.unwrap();
-    let failures: Vec<String> = report
-        .outcomes
-        .iter()
-        .filter(|o| o.status != "pass")
-        .map(|o| {
-            format!(
-                "{}.{} {} {} {:?}",
-                o.test.model, o.test.name, o.status, o.failing_rows, o.message
-            )
-        })
-        .collect();
+    let failures = failing_tests(&report);
     assert!(failures.is_empty(), "failing data tests: {failures:#?}");
 
     // Record fidelity: for people whose orders all belong to their one store
