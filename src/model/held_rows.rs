@@ -1,10 +1,13 @@
 //! Compacting the rows of a view a run holds in memory (see
 //! `session::define_computed_view`), and the values `min_by` keeps while it
-//! aggregates. Text read from Parquet arrives as string
-//! views pointing into the decoded pages; a held batch keeps every page it
-//! points into alive, whole, for the rest of the run. Copying the referenced
-//! text into buffers of its own frees the pages: at 10M orders the held
-//! `stg_shop_orders`' email column pinned 1.44 GB of pages for ~0.25 GB of text.
+//! aggregates. A string view points into the buffers of the text it was made
+//! from: models read Parquet text as plain strings (`session::open`), but SQL
+//! still makes views (`VARCHAR` is a view type, and so is what most string
+//! functions return), and a `take` or slice of views keeps every buffer of its
+//! source alive, whole, for the rest of the run. Copying the referenced text
+//! into buffers of its own frees them: at 10M orders, when Parquet text still
+//! arrived as views, the held `stg_shop_orders`' email column pinned 1.44 GB of
+//! pages for ~0.25 GB of text.
 
 use std::sync::Arc;
 

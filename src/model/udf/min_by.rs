@@ -125,10 +125,10 @@ const NONE: u32 = u32::MAX;
 
 /// `min_by` per group: the best key so far (None: no row yet) and where its value
 /// is: a row of one of the chunks. A batch's values that became some group's best
-/// are copied out together into one chunk (one take, its text compacted; a `ScalarValue` per group
-/// and batch, rebuilt into an array at the end, was 0.8 s of the 1.95 s that
-/// `golden_customers`' aggregate took at 10M orders); the answer is gathered from
-/// the chunks at the end.
+/// are copied out together into one chunk (one take, its text compacted; a
+/// `ScalarValue` per group and batch, rebuilt into an array at the end, was 0.8 s
+/// of the 1.95 s that `golden_customers`' aggregate took at 10M orders); the
+/// answer is gathered from the chunks at the end.
 #[derive(Debug)]
 struct MinByGroups {
     keys: Vec<Option<i64>>,
