@@ -14,6 +14,7 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod render;
 pub mod rest;
+pub mod values;
 pub mod webhooks;
 
 use std::sync::{Arc, Mutex, RwLock};
