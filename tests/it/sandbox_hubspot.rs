@@ -11,20 +11,11 @@ use lockstep::sandbox::hubspot::{HubSpot, HubSpotOptions};
 use lockstep::sandbox::seed::SeedContact;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+use crate::support;
 use sha2::Sha256;
 
 const TOKEN: &str = "sandbox-hubspot-token";
-
-async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{addr}")
-}
 
 fn seed(n: usize) -> Vec<SeedContact> {
     (0..n)
@@ -44,7 +35,7 @@ fn seed(n: usize) -> Vec<SeedContact> {
 
 async fn start(opts: HubSpotOptions, n: usize) -> (String, reqwest::Client) {
     let hs = HubSpot::new(opts, seed(n));
-    (serve(hs.router()).await, reqwest::Client::new())
+    (support::serve(hs.router()).await, reqwest::Client::new())
 }
 
 fn no_limit() -> HubSpotOptions {
@@ -520,7 +511,7 @@ async fn crm_edit_sends_a_v3_signed_property_change_webhook() {
             },
         ),
     );
-    let hook_base = serve(receiver).await;
+    let hook_base = support::serve(receiver).await;
     let hook_url = format!("{hook_base}/hooks/hubspot?portal=1");
     let opts = HubSpotOptions {
         webhook_url: Some(hook_url.clone()),

@@ -1,5 +1,6 @@
-//! Shared helpers: running the real `lockstep` binary, temporary projects, and Arrow
-//! batches with the types the warehouse must carry (money, UTC times, nulls, JSON).
+//! Shared helpers: running the real `lockstep` binary, temporary projects, Arrow
+//! batches with the types the warehouse must carry (money, UTC times, nulls, JSON),
+//! and serving a router on 127.0.0.1.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -145,4 +146,16 @@ pub async fn kill_at_commit_failpoint(cmd: &mut std::process::Command, what: &st
     assert!(reached, "{what} never reached the failpoint");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+}
+
+/// Serve `router` on a free port of 127.0.0.1 for the rest of the test; its base URL.
+pub async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
 }

@@ -10,23 +10,14 @@ use lockstep::sandbox::seed::SeedProfile;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::support;
+
 mod events;
 mod profiles;
 mod protocol;
 
 const KEY: &str = "pk_sandbox_klaviyo_key";
 const REVISION: &str = "2024-10-15";
-
-async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{addr}")
-}
 
 struct Api {
     base: String,
@@ -37,7 +28,7 @@ impl Api {
     async fn start(opts: KlaviyoOptions, seed: Vec<SeedProfile>) -> Self {
         let k = Klaviyo::new(opts, seed);
         Self {
-            base: serve(k.router()).await,
+            base: support::serve(k.router()).await,
             c: reqwest::Client::new(),
         }
     }

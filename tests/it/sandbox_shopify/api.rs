@@ -205,14 +205,7 @@ async fn leaky_bucket_throttles_exactly_when_full_and_recovers_at_the_leak_rate(
         assert_eq!(get(&sb, &url).await.status(), StatusCode::OK);
     }
     assert_eq!(get(&sb, &url).await.status(), StatusCode::TOO_MANY_REQUESTS);
-    let log: Value = client()
-        .get(format!("{}/_sandbox/requests", sb.base_url))
-        .send()
-        .await
-        .expect("log")
-        .json()
-        .await
-        .expect("json");
+    let log = control(&sb, "/_sandbox/requests").await;
     assert_eq!(log["throttled_429"], 3);
     sb.shutdown().await;
 }

@@ -114,14 +114,7 @@ async fn chaos_rates_are_honoured_and_inspectable() {
     assert!((35..=85).contains(&s500), "≈20% 500: {seen:?}");
     assert_eq!(s503 + s500 + s200, n);
 
-    let log: Value = http
-        .get(format!("{}/_sandbox/requests", sb.base_url))
-        .send()
-        .await
-        .expect("log")
-        .json()
-        .await
-        .expect("json");
+    let log = control(&sb, "/_sandbox/requests").await;
     assert_eq!(log["total"], n);
     assert_eq!(log["injected"], s503 + s500);
     let count = |status: u64| {
@@ -171,14 +164,7 @@ async fn chaos_rates_are_honoured_and_inspectable() {
         .send()
         .await
         .expect("reset");
-    let log: Value = http
-        .get(format!("{}/_sandbox/requests", sb.base_url))
-        .send()
-        .await
-        .expect("log")
-        .json()
-        .await
-        .expect("json");
+    let log = control(&sb, "/_sandbox/requests").await;
     assert_eq!(log["total"], 0);
     sb.shutdown().await;
 }

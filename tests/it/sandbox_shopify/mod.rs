@@ -15,6 +15,8 @@ use lockstep::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::support;
+
 mod api;
 mod chaos;
 mod webhooks;
@@ -120,14 +122,8 @@ async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<(HeaderMap, Bytes
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/hooks"), got)
+    let base = support::serve(app).await;
+    (format!("{base}/hooks"), got)
 }
 
 async fn wait_for(got: &Arc<Mutex<Vec<(HeaderMap, Bytes)>>>, n: usize) {
@@ -137,14 +133,19 @@ async fn wait_for(got: &Arc<Mutex<Vec<(HeaderMap, Bytes)>>>, n: usize) {
     }
 }
 
-async fn deliveries(sb: &SandboxHandle) -> Vec<Value> {
-    let v: Value = client()
-        .get(format!("{}/_sandbox/webhooks/deliveries", sb.base_url))
+/// The JSON the sandbox's control API answers at `path` (`/_sandbox/...`).
+async fn control(sb: &SandboxHandle, path: &str) -> Value {
+    client()
+        .get(format!("{}{path}", sb.base_url))
         .send()
         .await
-        .expect("deliveries")
+        .expect("control request")
         .json()
         .await
-        .expect("json");
+        .expect("control JSON")
+}
+
+async fn deliveries(sb: &SandboxHandle) -> Vec<Value> {
+    let v = control(sb, "/_sandbox/webhooks/deliveries").await;
     v["deliveries"].as_array().cloned().unwrap_or_default()
 }

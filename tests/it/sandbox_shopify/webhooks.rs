@@ -94,14 +94,7 @@ async fn webhooks_carry_verifiable_signatures_and_are_retried() {
         other
     );
 
-    let d: Value = http
-        .get(format!("{}/_sandbox/webhooks/deliveries", sb.base_url))
-        .send()
-        .await
-        .expect("d")
-        .json()
-        .await
-        .expect("json");
+    let d = control(&sb, "/_sandbox/webhooks/deliveries").await;
     assert_eq!(d["deliveries"][0]["status"], "delivered");
     assert_eq!(d["deliveries"][0]["attempts"], 3);
     sb.shutdown().await;
