@@ -42,19 +42,14 @@ pub async fn open(warehouse: &Warehouse, settings: &udf::Settings) -> Result<Ses
     // aggregate keeps pins whole pages: golden_customers' join on identity_graph
     // (4.9M rows of three short strings at 10M orders) built 2.1 GB, and 1.16 GB
     // read as plain strings. Same results, less peak memory and fewer page faults
-    // (README, model build history). Scan filters stay inside the Parquet reader,
-    // as delta-rs has them by default: with DataFusion's default (off) a model's
-    // CAST met rows its WHERE excludes (store_golden_ids failed on the fixture
-    // store).
+    // (README, model build history).
     let ctx = for_models(
         &warehouse
             .session_with(|config| {
-                config
-                    .set_bool(
-                        "datafusion.execution.parquet.schema_force_view_types",
-                        false,
-                    )
-                    .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+                config.set_bool(
+                    "datafusion.execution.parquet.schema_force_view_types",
+                    false,
+                )
             })
             .await?,
     )?;

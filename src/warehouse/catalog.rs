@@ -19,10 +19,7 @@ impl Warehouse {
     /// Parquet as delta-rs does when not told otherwise: text as string views, scan
     /// filters pushed into the Parquet reader.
     pub async fn session(&self) -> Result<SessionContext> {
-        self.session_with(|config| {
-            config.set_bool("datafusion.execution.parquet.pushdown_filters", true)
-        })
-        .await
+        self.session_with(|config| config).await
     }
 
     /// A new DataFusion session with every warehouse table registered, its options
@@ -32,7 +29,13 @@ impl Warehouse {
         &self,
         configure: impl FnOnce(SessionConfig) -> SessionConfig,
     ) -> Result<SessionContext> {
-        let config = configure(crate::query::configure(SessionConfig::new()))
+        // Scan filters stay inside the Parquet reader, as delta-rs has them by
+        // default. With DataFusion's default (off), a filter above the scan could
+        // let an expression meet rows the WHERE excludes: a model's
+        // CAST(substr(node, 8) AS BIGINT) behind a starts_with() failed that way.
+        let defaults = crate::query::configure(SessionConfig::new())
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true);
+        let config = configure(defaults)
             .with_default_catalog_and_schema(CATALOG, "models")
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(true);
